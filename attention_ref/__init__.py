@@ -1,0 +1,59 @@
+r"""attention_ref: a readable, tested NumPy reference implementation of attention.
+
+Every function takes NumPy arrays and returns NumPy arrays; NumPy is the only dependency.
+The conventions are PyTorch's `scaled_dot_product_attention`'s, stated once here.
+
+Shape legend (used in every docstring, comment and einsum string of the package):
+
+| letter | meaning |
+|---|---|
+| `B` | batch, or any leading dims `...` (they broadcast) |
+| `H` | query heads, at dim -3: `(B, H, L, E)` |
+| `Hkv` | key/value heads (`Hkv < H` for grouped-query attention) |
+| `G` | `H // Hkv`, the query heads that share one key/value head |
+| `L` | query length |
+| `S` | key/value length |
+| `E` | query/key head size |
+| `Ev` | value head size |
+| `D` | model width (`embed_dim`) |
+
+Conventions:
+
+- A **boolean mask means True = may attend**, everywhere. A float mask is added to the scores.
+  Integer masks are refused (`TypeError`).
+- `is_causal=True` is `tril(ones(L, S))`, aligned top-left, as in PyTorch.
+- `scale=None` means $1/\sqrt{E}$.
+- float16, float32, float64 in, the same dtype out; float16 is computed in float32.
+- A query row whose keys are all masked gets zero output and zero weights, not NaN.
+- Bad shapes or dtypes raise `ValueError` / `TypeError` naming the arguments and shapes.
+- No function modifies its inputs.
+
+Papers implemented:
+
+- Vaswani et al. (2017), *Attention Is All You Need*: scaled dot-product and multi-head
+  attention. <https://arxiv.org/abs/1706.03762>
+- Bahdanau, Cho and Bengio (2015), *Neural Machine Translation by Jointly Learning to Align
+  and Translate*: additive attention. <https://arxiv.org/abs/1409.0473>
+- Shazeer (2019), *Fast Transformer Decoding: One Write-Head is All You Need*: multi-query
+  attention. <https://arxiv.org/abs/1911.02150>
+- Ainslie et al. (2023), *GQA: Training Generalized Multi-Query Transformer Models from
+  Multi-Head Checkpoints*: grouped-query attention. <https://arxiv.org/abs/2305.13245>
+"""
+
+from ._additive import additive_attention
+from ._masks import causal_mask, padding_mask
+from ._multihead import MultiHeadAttention
+from ._sdpa import scaled_dot_product_attention
+from ._softmax import softmax
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "MultiHeadAttention",
+    "__version__",
+    "additive_attention",
+    "causal_mask",
+    "padding_mask",
+    "scaled_dot_product_attention",
+    "softmax",
+]

@@ -1,0 +1,171 @@
+"""Validation at the public boundary: dtypes, shapes and masks.
+
+Every public function of `attention_ref` sends its arguments through the helpers here, so a
+bad input fails in one place with one kind of message: the argument's name, its shape or
+dtype, and what was expected. Nothing past this module checks again.
+"""
+
+from __future__ import annotations
+
+import operator
+
+import numpy as np
+
+#: The floating-point dtypes the package accepts. Anything else is a `TypeError`.
+FLOAT_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
+
+
+def as_float_array(x: object, name: str) -> np.ndarray:
+    """Return `x` as an ndarray of float16, float32 or float64, without copying.
+
+    Integer, bool, complex, object and extended-precision inputs raise `TypeError` naming
+    `name`: silently casting them would hide a bug in the caller (an integer token id passed
+    where an embedding was meant, for instance).
+    """
+    arr = np.asarray(x)
+    if arr.dtype not in FLOAT_DTYPES:
+        raise TypeError(
+            f"{name} must be a floating-point array (float16, float32 or float64), "
+            f"got dtype {arr.dtype} (shape {arr.shape})"
+        )
+    return arr
+
+
+def compute_dtype(dtype: np.dtype) -> np.dtype:
+    """The dtype arithmetic is done in: float16 is computed in float32, the rest as is."""
+    return np.dtype(np.float32) if dtype == np.float16 else np.dtype(dtype)
+
+
+def check_min_ndim(arr: np.ndarray, name: str, ndim: int, layout: str) -> None:
+    """Raise `ValueError` unless `arr` has at least `ndim` dimensions."""
+    if arr.ndim < ndim:
+        raise ValueError(
+            f"{name} must have at least {ndim} dimensions {layout}, got shape {arr.shape}"
+        )
+
+
+def broadcast_leading(shapes: dict[str, tuple[int, ...]], ndim_tail: int) -> tuple[int, ...]:
+    """Broadcast the leading dims (all but the last `ndim_tail`) of the named shapes."""
+    try:
+        return np.broadcast_shapes(*(s[: len(s) - ndim_tail] for s in shapes.values()))
+    except ValueError:
+        listed = ", ".join(f"{n} {s}" for n, s in shapes.items())
+        raise ValueError(
+            f"the leading (batch and head) dimensions of {listed} do not broadcast"
+        ) from None
+
+
+def check_qkv(
+    query: np.ndarray, key: np.ndarray, value: np.ndarray, enable_gqa: bool
+) -> tuple[tuple[int, ...], int]:
+    """Check query `(..., H, L, E)`, key `(..., Hkv, S, E)` and value `(..., Hkv, S, Ev)`.
+
+    Returns the shape of the scores `(..., H, L, S)` and the group size `G = H // Hkv` (1 when
+    `enable_gqa` is false, in which case the head dims broadcast like any leading dim).
+    """
+    check_min_ndim(query, "query", 2, "(..., L, E)")
+    check_min_ndim(key, "key", 2, "(..., S, E)")
+    check_min_ndim(value, "value", 2, "(..., S, Ev)")
+    if query.shape[-1] != key.shape[-1]:
+        raise ValueError(
+            "query and key must have the same head size E (last dim): "
+            f"got query of shape {query.shape} and key of shape {key.shape}"
+        )
+    if key.shape[-2] != value.shape[-2]:
+        raise ValueError(
+            "key and value must have the same length S (dim -2): "
+            f"got key of shape {key.shape} and value of shape {value.shape}"
+        )
+    L, S = query.shape[-2], key.shape[-2]
+    shapes = {"query": query.shape, "key": key.shape, "value": value.shape}
+    if not enable_gqa:
+        return (*broadcast_leading(shapes, 2), L, S), 1
+
+    for name, arr in (("query", query), ("key", key), ("value", value)):
+        check_min_ndim(arr, name, 3, "(..., H, L, E) with enable_gqa=True")
+    H, Hkv = query.shape[-3], key.shape[-3]
+    if value.shape[-3] != Hkv:
+        raise ValueError(
+            "key and value must have the same number of heads Hkv (dim -3): "
+            f"got key of shape {key.shape} and value of shape {value.shape}"
+        )
+    if H % Hkv != 0:
+        raise ValueError(
+            "enable_gqa=True needs the query heads H to be a multiple of the key/value heads "
+            f"Hkv (dim -3): got query of shape {query.shape} (H={H}) and key of shape "
+            f"{key.shape} (Hkv={Hkv})"
+        )
+    return (*broadcast_leading(shapes, 3), H, L, S), H // Hkv
+
+
+def check_mask(mask: object, scores_shape: tuple[int, ...], name: str = "attn_mask") -> np.ndarray:
+    """Check a bool or float mask against the scores' shape; return it as an ndarray.
+
+    A bool mask means True = may attend; a float mask is added to the scores. Integer masks
+    (0/1 arrays included) are a `TypeError`: their polarity is ambiguous across libraries. The
+    mask must broadcast to `scores_shape` without enlarging it.
+    """
+    arr = np.asarray(mask)
+    if arr.dtype != np.bool_ and arr.dtype not in FLOAT_DTYPES:
+        raise TypeError(
+            f"{name} must be bool (True = may attend) or floating point (added to the "
+            f"scores), got dtype {arr.dtype} (shape {arr.shape}); for a 0/1 array write "
+            f"{name}.astype(bool)"
+        )
+    try:
+        fits = np.broadcast_shapes(arr.shape, scores_shape) == tuple(scores_shape)
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(
+            f"{name} of shape {arr.shape} does not broadcast to the scores' shape "
+            f"{tuple(scores_shape)} (..., H, L, S) without enlarging it"
+        )
+    return arr
+
+
+def check_causal_args(attn_mask: object, is_causal: bool) -> None:
+    """Passing both a mask and `is_causal=True` is ambiguous: refuse it, as PyTorch does."""
+    if attn_mask is not None and is_causal:
+        raise ValueError(
+            "pass either attn_mask or is_causal=True, not both "
+            "(for a causal mask combined with another, pass attn_mask=causal_mask(L, S) & mask)"
+        )
+
+
+def check_scale(scale: object) -> float | None:
+    """`scale` is None (meaning 1/sqrt(E)) or a real number."""
+    if scale is None:
+        return None
+    if isinstance(scale, (bool, np.bool_)) or not isinstance(scale, (int, float, np.number)):
+        raise TypeError(f"scale must be None or a real number, got {scale!r}")
+    if isinstance(scale, (complex, np.complexfloating)):
+        raise TypeError(f"scale must be None or a real number, got {scale!r}")
+    return float(scale)
+
+
+def check_size(n: object, name: str) -> int:
+    """A non-negative integer size (a Python int or NumPy integer)."""
+    try:
+        value = operator.index(n)  # rejects floats and bools-as-floats; accepts np.int64
+    except TypeError:
+        raise TypeError(f"{name} must be an integer, got {n!r}") from None
+    if isinstance(n, (bool, np.bool_)):
+        raise TypeError(f"{name} must be an integer, got {n!r}")
+    if value < 0:
+        raise ValueError(f"{name} must be non-negative, got {value}")
+    return value
+
+
+def check_positive(n: object, name: str) -> int:
+    """A positive integer (embedding sizes, head counts)."""
+    value = check_size(n, name)
+    if value == 0:
+        raise ValueError(f"{name} must be positive, got 0")
+    return value
+
+
+def check_last_dim(arr: np.ndarray, name: str, expected: int, what: str) -> None:
+    """Raise `ValueError` unless `arr.shape[-1] == expected`."""
+    if arr.shape[-1] != expected:
+        raise ValueError(f"{name} must have last dim {what}={expected}, got shape {arr.shape}")

@@ -1,0 +1,218 @@
+"""Scaled dot-product attention: the formula of Vaswani et al. (2017), with masks and GQA."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from ._checks import (
+    as_float_array,
+    check_causal_args,
+    check_mask,
+    check_qkv,
+    check_scale,
+    compute_dtype,
+)
+from ._masks import apply_mask_, causal_mask
+from ._softmax import softmax_
+
+
+def attend(
+    query: np.ndarray,
+    key: np.ndarray,
+    value: np.ndarray,
+    mask: np.ndarray | None,
+    is_causal: bool,
+    scale: float | None,
+    group: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The computation, on arguments already checked and cast to the compute dtype.
+
+    query (..., H, L, E), key (..., Hkv, S, E), value (..., Hkv, S, Ev), mask broadcastable to
+    (..., H, L, S), group G = H // Hkv (1: no grouping, heads broadcast as leading dims).
+    Returns out (..., H, L, Ev) and probs (..., H, L, S), in the compute dtype.
+    """
+    L, E = query.shape[-2:]
+    S = key.shape[-2]
+    scale = 1.0 / math.sqrt(E) if scale is None else scale
+    q = query * np.asarray(scale, dtype=query.dtype)  # (..., H, L, E), a new array
+    if group > 1:
+        H, Hkv = query.shape[-3], key.shape[-3]
+        q = q.reshape(*q.shape[:-3], Hkv, group, L, E)  # (..., Hkv, G, L, E)
+        key = key[..., :, None, :, :]  # (..., Hkv, 1, S, E)
+        value = value[..., :, None, :, :]  # (..., Hkv, 1, S, Ev)
+
+    scores = q @ np.swapaxes(key, -1, -2)  # (..., H, L, S) or (..., Hkv, G, L, S)
+    if group > 1:
+        scores = scores.reshape(*scores.shape[:-4], H, L, S)  # (..., H, L, S), a view
+
+    if is_causal:
+        mask = causal_mask(L, S)  # (L, S)
+    scores = apply_mask_(scores, mask)
+
+    probs = softmax_(scores, axis=-1)  # (..., H, L, S), in place: scores is now probs
+    if group > 1:
+        grouped = probs.reshape(*probs.shape[:-3], Hkv, group, L, S)  # (..., Hkv, G, L, S)
+        out = grouped @ value  # (..., Hkv, G, L, Ev)
+        out = out.reshape(*out.shape[:-4], H, L, out.shape[-1])  # (..., H, L, Ev)
+    else:
+        out = probs @ value  # (..., H, L, Ev)
+    return out, probs
+
+
+def prepare(
+    query: ArrayLike,
+    key: ArrayLike,
+    value: ArrayLike,
+    attn_mask: ArrayLike | None,
+    is_causal: bool,
+    scale: float | None,
+    enable_gqa: bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, float | None, int, np.dtype]:
+    """Validate the public arguments of the attention functions; cast to the compute dtype.
+
+    Returns query, key, value (compute dtype), the mask (or None), the scale, the group size
+    and the output dtype.
+    """
+    q = as_float_array(query, "query")
+    k = as_float_array(key, "key")
+    v = as_float_array(value, "value")
+    check_causal_args(attn_mask, is_causal)
+    scale = check_scale(scale)
+    scores_shape, group = check_qkv(q, k, v, bool(enable_gqa))
+    mask = None if attn_mask is None else check_mask(attn_mask, scores_shape, "attn_mask")
+    out_dtype = np.result_type(q, k, v)
+    cdt = compute_dtype(out_dtype)
+    q, k, v = (a.astype(cdt, copy=False) for a in (q, k, v))
+    return q, k, v, mask, scale, group, out_dtype
+
+
+def scaled_dot_product_attention(
+    query: ArrayLike,
+    key: ArrayLike,
+    value: ArrayLike,
+    attn_mask: ArrayLike | None = None,
+    is_causal: bool = False,
+    scale: float | None = None,
+    enable_gqa: bool = False,
+    return_weights: bool = False,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    r"""Scaled dot-product attention.
+
+    $$\operatorname{Attention}(Q, K, V) = \operatorname{softmax}\left(
+    \frac{Q K^\top}{\sqrt{E}} + M\right) V$$
+
+    Each query row is compared with every key by a dot product; the scores are scaled by
+    $1/\sqrt{E}$ so their variance does not grow with the head size; a softmax over the keys
+    turns them into weights that are non-negative and sum to 1; the output row is the
+    weighted sum of the value rows. $M$ is the mask: 0 where a query may attend, $-\infty$
+    where it may not (or any float you pass).
+
+    Shapes:
+        `B` batch (any leading dims `...`, broadcast), `H` query heads, `Hkv` key/value heads,
+        `L` query length, `S` key/value length, `E` query/key head size, `Ev` value head size.
+
+    Parameters
+    ----------
+    query : array_like of shape (..., L, E)
+        Queries; heads, where present, at dim -3: `(B, H, L, E)`.
+    key : array_like of shape (..., S, E)
+        Keys; `(B, Hkv, S, E)` with `enable_gqa=True`.
+    value : array_like of shape (..., S, Ev)
+        Values; `(B, Hkv, S, Ev)` with `enable_gqa=True`.
+    attn_mask : array_like of bool or float, optional
+        Broadcastable to the scores' shape `(..., H, L, S)` without enlarging it. **bool:
+        True = may attend.** float: added to the scaled scores (use `-np.inf` to forbid).
+        Integer masks are refused.
+    is_causal : bool, default False
+        Apply `causal_mask(L, S)`: query $i$ attends to keys $j \le i$, aligned top-left.
+        Cannot be combined with `attn_mask`.
+    scale : float, optional
+        The factor multiplying $Q K^\top$; `None` means $1/\sqrt{E}$.
+    enable_gqa : bool, default False
+        Grouped-query attention: `key` and `value` have `Hkv` heads, `H % Hkv == 0`, and kv
+        head `g` serves the `G = H // Hkv` consecutive query heads `g*G ... g*G + G - 1`
+        (PyTorch's `repeat_interleave` on dim -3).
+    return_weights : bool, default False
+        Also return the attention weights.
+
+    Returns
+    -------
+    output : ndarray of shape (..., L, Ev)
+        Same dtype as `np.result_type(query, key, value)`.
+    weights : ndarray of shape (..., H, L, S)
+        Only when `return_weights=True`: the softmax probabilities, rows summing to 1 (or all
+        zero for a fully masked row).
+
+    Raises
+    ------
+    TypeError
+        If an input is not float16/32/64, the mask is not bool or float, or `scale` is not a
+        real number.
+    ValueError
+        If E of query and key differ, S of key and value differ, leading dims do not
+        broadcast, the mask does not broadcast to `(..., H, L, S)`, `attn_mask` is given with
+        `is_causal=True`, or with `enable_gqa=True` `H` is not a multiple of `Hkv`.
+
+    See Also
+    --------
+    softmax : the normalisation used on the scores.
+    causal_mask, padding_mask : the two common boolean masks.
+    MultiHeadAttention : projections around this function.
+
+    Notes
+    -----
+    Choices this reference makes, where the contract or PyTorch leave room:
+
+    - A query whose keys are all masked gets an output row of **zeros** and weights of
+      zeros. PyTorch returns NaN for such rows; JAX's `dot_product_attention` returns the
+      mean of the values (its mask fills scores with a large negative finite number).
+    - NaN or inf in the inputs propagates to the output; it is never replaced.
+    - float16 is computed in float32 and the result cast back, so long sums keep precision.
+    - A float mask is cast to the compute dtype before it is added, so its dtype never
+      changes the output dtype.
+    - The scale multiplies the query before the product ($L \times E$ operations rather than
+      $L \times S$); mathematically the same, different only in the last bit.
+
+    References
+    ----------
+    [Vaswani et al. (2017). Attention Is All You Need, section 3.2.1.](https://arxiv.org/abs/1706.03762)
+    GQA: [Ainslie et al. (2023). GQA: Training Generalized Multi-Query Transformer Models
+    from Multi-Head Checkpoints.](https://arxiv.org/abs/2305.13245)
+
+    Examples
+    --------
+    A single key: the output is its value, whatever the query.
+
+    >>> import numpy as np
+    >>> from attention_ref import scaled_dot_product_attention
+    >>> q = np.array([[1.0, 2.0]])           # (L=1, E=2)
+    >>> k = np.array([[0.5, -1.0]])          # (S=1, E=2)
+    >>> v = np.array([[3.0, 4.0, 5.0]])      # (S=1, Ev=3)
+    >>> scaled_dot_product_attention(q, k, v).tolist()
+    [[3.0, 4.0, 5.0]]
+
+    Equal scores average the values; the first causal row equals `v[0]`:
+
+    >>> q = np.zeros((2, 2)); k = np.ones((2, 2)); v = np.array([[1.0, 0.0], [3.0, 2.0]])
+    >>> scaled_dot_product_attention(q, k, v).tolist()
+    [[2.0, 1.0], [2.0, 1.0]]
+    >>> out, w = scaled_dot_product_attention(q, k, v, is_causal=True, return_weights=True)
+    >>> out.tolist(), w.tolist()
+    ([[1.0, 0.0], [2.0, 1.0]], [[1.0, 0.0], [0.5, 0.5]])
+
+    A boolean mask: True = may attend; a row with nothing to attend to is zeros.
+
+    >>> mask = np.array([[True, False], [False, False]])
+    >>> scaled_dot_product_attention(q, k, v, attn_mask=mask).tolist()
+    [[1.0, 0.0], [0.0, 0.0]]
+    """
+    q, k, v, mask, scale, group, out_dtype = prepare(
+        query, key, value, attn_mask, is_causal, scale, enable_gqa
+    )
+    out, probs = attend(q, k, v, mask, bool(is_causal), scale, group)
+    if return_weights:
+        return out.astype(out_dtype, copy=False), probs.astype(out_dtype, copy=False)
+    return out.astype(out_dtype, copy=False)
