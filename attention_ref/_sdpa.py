@@ -167,8 +167,10 @@ def scaled_dot_product_attention(
     Choices this reference makes, where the contract or PyTorch leave room:
 
     - A query whose keys are all masked gets an output row of **zeros** and weights of
-      zeros. PyTorch returns NaN for such rows; JAX's `dot_product_attention` returns the
-      mean of the values (its mask fills scores with a large negative finite number).
+      zeros. PyTorch's `scaled_dot_product_attention` does the same (since 2.5), but
+      `torch.softmax` and `nn.MultiheadAttention` give NaN; JAX's `dot_product_attention`
+      fills masked scores with a large finite negative number, so such a row gets uniform
+      weights and the mean of the values.
     - NaN or inf in the inputs propagates to the output; it is never replaced.
     - float16 is computed in float32 and the result cast back, so long sums keep precision.
     - A float mask is cast to the compute dtype before it is added, so its dtype never

@@ -66,8 +66,8 @@ def softmax(x: ArrayLike, axis: int = -1) -> np.ndarray:
     Notes
     -----
     float16 input is computed in float32 and cast back, so sums of many small terms keep
-    their precision. The all-`-inf` rule matches JAX's masked softmax; PyTorch's
-    `torch.softmax` returns NaN there.
+    their precision. The all-`-inf` rule is what PyTorch's `scaled_dot_product_attention`
+    does for fully masked rows; `torch.softmax` and `scipy.special.softmax` return NaN there.
 
     References
     ----------
