@@ -1,0 +1,1 @@
+"""Build-time tooling for the attention-ref site."""

@@ -1,0 +1,435 @@
+"""Figures for the site: matplotlib drawn at build time, inlined as SVG.
+
+Every helper returns an HTML string, a `<figure>` holding an inline `<svg>` and a
+`<figcaption>`, to be printed by a markdown-exec block with `html="1"`:
+
+```python
+print(figures.heatmap(weights, row_labels=..., col_labels=..., caption="...", alt="..."))
+```
+
+The SVG is
+
+- reproducible byte for byte: a fixed `svg.hashsalt`, no date or creator metadata, and element
+  ids rewritten to a prefix derived from the figure's own content;
+- light/dark aware: text, axes and ticks are drawn in a sentinel colour that is replaced by
+  `currentColor`, so they take the Material theme's text colour; backgrounds are transparent;
+- real text (`svg.fonttype = "none"`), in the page's font (the font family is left to CSS);
+- accessible: `role="img"`, an `aria-label` and a `<title>` carry the alt text.
+
+Colour maps are viridis or cividis (perceptually uniform, readable with colour-blindness), and
+the line-colour cycle is the Okabe-Ito palette without its black and yellow.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import io
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+from cycler import cycler
+from matplotlib.colors import to_rgb
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+
+from attention_ref_site.mathml import latex_to_mathml
+
+__all__ = [
+    "FOREGROUND",
+    "STYLE",
+    "figure_html",
+    "heatmap",
+    "mask_figure",
+    "new_figure",
+    "use_style",
+]
+
+#: Drawn wherever the theme's text colour belongs, then replaced by `currentColor`.
+#: A colour nobody picks by accident.
+FOREGROUND = "#010203"
+
+#: Okabe & Ito (2008), "Color Universal Design", without black and yellow, which vanish
+#: on the dark and the light background respectively.
+_OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#56B4E9", "#CC79A7"]
+
+#: rcParams for every figure of the site.
+STYLE: dict[str, Any] = {
+    # reproducible SVG with real text
+    "svg.hashsalt": "attention-ref",
+    "svg.fonttype": "none",
+    "svg.image_inline": True,
+    # transparent backgrounds: the page shows through in light and dark mode
+    "figure.facecolor": "none",
+    "axes.facecolor": "none",
+    "savefig.facecolor": "none",
+    "savefig.edgecolor": "none",
+    "savefig.transparent": True,
+    "legend.facecolor": "none",
+    "legend.framealpha": None,
+    # the theme's text colour, via the sentinel
+    "text.color": FOREGROUND,
+    "axes.edgecolor": FOREGROUND,
+    "axes.labelcolor": FOREGROUND,
+    "axes.titlecolor": FOREGROUND,
+    "xtick.color": FOREGROUND,
+    "ytick.color": FOREGROUND,
+    "xtick.labelcolor": FOREGROUND,
+    "ytick.labelcolor": FOREGROUND,
+    "legend.edgecolor": FOREGROUND,
+    "legend.labelcolor": FOREGROUND,
+    "grid.color": FOREGROUND,
+    "grid.alpha": 0.2,
+    "hatch.color": FOREGROUND,
+    "patch.edgecolor": FOREGROUND,
+    # colour-blind-safe colours
+    "image.cmap": "viridis",
+    "axes.prop_cycle": cycler(color=_OKABE_ITO),
+    # modest sizes: pages stay light
+    "figure.figsize": (4.8, 3.0),
+    "figure.dpi": 100,
+    "font.size": 10,
+    "axes.titlesize": 11,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "savefig.bbox": "tight",
+    "savefig.pad_inches": 0.05,
+}
+
+_SAVE_METADATA = {"Date": None, "Creator": None, "Format": None, "Type": None}
+
+
+def use_style() -> None:
+    """Apply `STYLE` to matplotlib globally (the docs' `_setup.py` calls this once)."""
+    plt.rcParams.update(STYLE)
+
+
+@contextmanager
+def _style() -> Iterator[None]:
+    with plt.rc_context(STYLE):
+        yield
+
+
+def new_figure(**kwargs: Any) -> tuple[Figure, Any]:
+    """`plt.subplots(**kwargs)` under the site's style; returns `(fig, ax)`."""
+    with _style():
+        return plt.subplots(**kwargs)
+
+
+# ---------------------------------------------------------------------------------------------
+# SVG post-processing
+
+
+_XML_PROLOGUE_RE = re.compile(r"\A.*?(?=<svg\b)", re.DOTALL)
+_METADATA_RE = re.compile(r"<metadata>.*?</metadata>\s*", re.DOTALL)
+# matplotlib's global `*{stroke-linejoin: round; stroke-linecap: butt}` would apply to the
+# whole page once inlined; site.css scopes the same rule to figures.
+_STYLE_RE = re.compile(r"<style[^>]*>.*?</style>\s*", re.DOTALL)
+_EMPTY_DEFS_RE = re.compile(r"<defs>\s*</defs>\s*")
+_FONT_FAMILY_RE = re.compile(r"font-family:[^;\"]*;?\s*")
+_ID_RE = re.compile(r'\sid="([^"]+)"')
+_REF_RE = re.compile(r'(url\(#|href="#)([^")]+)')
+_BETWEEN_TAGS_RE = re.compile(r">\s+<")
+_NEWLINES_RE = re.compile(r"\s*\n\s*")
+
+_prefix_uses: dict[str, int] = {}
+
+
+def _unique_prefix(digest: str) -> str:
+    # Identical figures (same content and caption) on one page would share ids; a counter
+    # keeps them apart. Builds render pages in nav order, so this is deterministic too.
+    count = _prefix_uses.get(digest, 0)
+    _prefix_uses[digest] = count + 1
+    return f"f{digest}-" if count == 0 else f"f{digest}{count}-"
+
+
+def _clean_svg(svg: str, *, alt: str, key: str) -> str:
+    svg = _XML_PROLOGUE_RE.sub("", svg, count=1)
+    svg = _METADATA_RE.sub("", svg)
+    svg = _STYLE_RE.sub("", svg)
+    svg = _EMPTY_DEFS_RE.sub("", svg)
+    svg = _FONT_FAMILY_RE.sub("", svg)
+    svg = re.sub(re.escape(FOREGROUND), "currentColor", svg, flags=re.IGNORECASE)
+    svg = _NEWLINES_RE.sub(" ", svg)
+    svg = _BETWEEN_TAGS_RE.sub("><", svg).strip()
+
+    # Keep only the ids something refers to, prefixed so that figures never collide.
+    referenced = {m.group(2) for m in _REF_RE.finditer(svg)}
+    digest = hashlib.sha256((key + svg).encode()).hexdigest()[:8]
+    prefix = _unique_prefix(digest)
+
+    def _rename_id(m: re.Match[str]) -> str:
+        return f' id="{prefix}{m.group(1)}"' if m.group(1) in referenced else ""
+
+    svg = _ID_RE.sub(_rename_id, svg)
+    svg = _REF_RE.sub(lambda m: f"{m.group(1)}{prefix}{m.group(2)}", svg)
+
+    label = html.escape(alt, quote=True)
+    svg = svg.replace("<svg ", f'<svg role="img" aria-label="{label}" class="ar-svg" ', 1)
+    head_end = svg.index(">") + 1
+    return f"{svg[:head_end]}<title>{html.escape(alt)}</title>{svg[head_end:]}"
+
+
+_CAPTION_MATH_RE = re.compile(r"(?<![\\$])\$(?![\s$])((?:[^$\\]|\\.)+?)(?<!\s)\$(?![\d$])")
+_CAPTION_CODE_RE = re.compile(r"`([^`]+)`")
+
+
+def _caption_html(caption: str) -> str:
+    """Escape a caption, turning `$...$` into MathML and backticks into `<code>`."""
+    parts = []
+    position = 0
+    for m in _CAPTION_MATH_RE.finditer(caption):
+        parts.append(html.escape(caption[position : m.start()]))
+        parts.append(latex_to_mathml(m.group(1), display=False))
+        position = m.end()
+    parts.append(html.escape(caption[position:]))
+    text = "".join(parts).replace("\\$", "$")
+    return _CAPTION_CODE_RE.sub(r"<code>\1</code>", text)
+
+
+def figure_html(fig: Figure, *, caption: str, alt: str) -> str:
+    """Render a matplotlib figure as an HTML `<figure>` with inline SVG, and close it.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The figure; drawn under `STYLE` (see `new_figure` and `use_style`) it follows the
+        theme. Anything drawn in `FOREGROUND` becomes `currentColor`.
+    caption : str
+        Visible caption. Plain text; `$...$` becomes math and backticks code.
+    alt : str
+        Text alternative for screen readers: what the figure shows, not its caption again.
+
+    Returns
+    -------
+    str
+        `<figure class="ar-figure"><svg role="img" ...>...</svg><figcaption>...</figcaption>`
+        and the closing `</figure>`.
+    """
+    if not caption.strip() or not alt.strip():
+        plt.close(fig)
+        raise ValueError("every figure needs a caption and alt text")
+    buffer = io.StringIO()
+    try:
+        with _style():
+            fig.savefig(buffer, format="svg", metadata=_SAVE_METADATA)
+    finally:
+        plt.close(fig)
+    svg = _clean_svg(buffer.getvalue(), alt=alt, key=caption + "\0" + alt)
+    return (
+        f'<figure class="ar-figure">{svg}<figcaption>{_caption_html(caption)}</figcaption></figure>'
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Ready-made figures
+
+
+def _text_colour_on(rgb: tuple[float, float, float]) -> str:
+    """Black or white, whichever contrasts more with the cell colour (WCAG luminance)."""
+
+    def linear(c: float) -> float:
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (linear(c) for c in rgb)
+    luminance = 0.2126 * r + 0.7152 * g + 0.0722 * b
+    # contrast with black (L + 0.05) / 0.05 versus with white 1.05 / (L + 0.05)
+    return "#000000" if (luminance + 0.05) ** 2 > 0.05 * 1.05 else "#ffffff"
+
+
+def _labels(labels: Sequence[Any] | None, n: int) -> list[str]:
+    if labels is None:
+        return [str(i) for i in range(n)]
+    labels = [str(label) for label in labels]
+    if len(labels) != n:
+        raise ValueError(f"expected {n} labels, got {len(labels)}")
+    return labels
+
+
+def _matrix_axes(
+    shape: tuple[int, int], cell: float, *, extra_width: float = 0.0
+) -> tuple[Figure, Any]:
+    rows, cols = shape
+    width = min(max(cols * cell + 1.2 + extra_width, 2.4), 7.0)
+    height = min(max(rows * cell + 1.0, 1.8), 7.0)
+    fig, ax = plt.subplots(figsize=(width, height))
+    ax.set_aspect("equal")
+    ax.invert_yaxis()
+    ax.xaxis.tick_top()
+    ax.xaxis.set_label_position("top")
+    for side in ("top", "right", "bottom", "left"):
+        ax.spines[side].set_visible(False)
+    ax.tick_params(length=0)
+    return fig, ax
+
+
+def heatmap(
+    matrix: Any,
+    *,
+    row_labels: Sequence[Any] | None = None,
+    col_labels: Sequence[Any] | None = None,
+    caption: str,
+    alt: str,
+    annotate: bool = True,
+    fmt: str = "{:.2f}",
+    cmap: str = "viridis",
+    vmin: float | None = 0.0,
+    vmax: float | None = None,
+    xlabel: str = "key",
+    ylabel: str = "query",
+    colorbar: bool = False,
+) -> str:
+    """A matrix as coloured cells, e.g. attention weights (rows: queries, columns: keys).
+
+    Parameters
+    ----------
+    matrix : array_like of shape (L, S)
+        The values; NaN and inf cells are left empty.
+    row_labels, col_labels : sequence, optional
+        Tick labels (tokens, positions); default `0 .. n-1`.
+    caption, alt : str
+        See `figure_html`.
+    annotate : bool
+        Print each value in its cell, in black or white, whichever contrasts more.
+    fmt : str
+        Format of the printed values.
+    cmap : {"viridis", "cividis"}
+        A colour-blind-safe colour map.
+    vmin, vmax : float, optional
+        Colour scale limits. The default, 0 to the largest value, suits weights; give
+        `vmax=1.0` to compare several figures of probabilities, `vmin=None` for signed data.
+    xlabel, ylabel : str
+        Axis titles.
+    colorbar : bool
+        Add a colour bar.
+
+    Returns
+    -------
+    str
+        The HTML `<figure>`.
+    """
+    values = np.asarray(matrix, dtype=float)
+    if values.ndim != 2:
+        raise ValueError(f"heatmap needs a 2-D matrix, got shape {values.shape}")
+    if cmap not in ("viridis", "cividis"):
+        raise ValueError(f"use a colour-blind-safe colour map (viridis, cividis), not {cmap!r}")
+    rows, cols = values.shape
+    rlabels, clabels = _labels(row_labels, rows), _labels(col_labels, cols)
+    with _style():
+        fig, ax = _matrix_axes(values.shape, 0.55, extra_width=0.8 if colorbar else 0.0)
+        mesh = ax.pcolormesh(
+            np.arange(cols + 1) - 0.5,
+            np.arange(rows + 1) - 0.5,
+            np.ma.masked_invalid(values),
+            cmap=cmap,
+            vmin=vmin,
+            vmax=vmax,
+            edgecolors="face",
+            linewidth=0.0,
+        )
+        ax.set_xticks(range(cols), clabels, rotation=90 if max(map(len, clabels)) > 3 else 0)
+        ax.set_yticks(range(rows), rlabels)
+        ax.set_xlabel(xlabel, labelpad=6)
+        ax.set_ylabel(ylabel, labelpad=6)
+        if annotate:
+            size = 9 if max(rows, cols) <= 8 else 7
+            for (i, j), value in np.ndenumerate(values):
+                if not np.isfinite(value):
+                    continue
+                rgb = to_rgb(mesh.cmap(mesh.norm(value)))
+                ax.text(
+                    j,
+                    i,
+                    fmt.format(value),
+                    ha="center",
+                    va="center",
+                    fontsize=size,
+                    color=_text_colour_on(rgb),
+                )
+        if colorbar:
+            fig.colorbar(mesh, ax=ax, fraction=0.046, pad=0.04).outline.set_visible(False)
+        return figure_html(fig, caption=caption, alt=alt)
+
+
+def mask_figure(
+    mask: Any,
+    *,
+    row_labels: Sequence[Any] | None = None,
+    col_labels: Sequence[Any] | None = None,
+    caption: str,
+    alt: str,
+    true_label: str = "may attend (True)",
+    false_label: str = "masked (False)",
+    xlabel: str = "key",
+    ylabel: str = "query",
+) -> str:
+    """A boolean mask: filled cells are `True` (may attend), empty outlined cells `False`.
+
+    Filled versus empty is read without colour; the fill is cividis' light end, which
+    stands out on both the light and the dark page.
+
+    Parameters
+    ----------
+    mask : array_like of bool, shape (L, S)
+        The mask, True = may attend (the convention of the whole package).
+    row_labels, col_labels : sequence, optional
+        Tick labels; default `0 .. n-1`.
+    caption, alt : str
+        See `figure_html`.
+    true_label, false_label : str
+        Legend entries.
+    xlabel, ylabel : str
+        Axis titles.
+
+    Returns
+    -------
+    str
+        The HTML `<figure>`.
+    """
+    values = np.asarray(mask)
+    if values.dtype != bool or values.ndim != 2:
+        raise ValueError(f"mask_figure needs a 2-D bool array, got {values.dtype} {values.shape}")
+    rows, cols = values.shape
+    rlabels, clabels = _labels(row_labels, rows), _labels(col_labels, cols)
+    fill = plt.get_cmap("cividis")(0.85)
+    with _style():
+        fig, ax = _matrix_axes(values.shape, 0.4)
+        for (i, j), allowed in np.ndenumerate(values):
+            ax.add_patch(
+                plt.Rectangle(
+                    (j - 0.45, i - 0.45),
+                    0.9,
+                    0.9,
+                    facecolor=fill if allowed else "none",
+                    edgecolor=fill if allowed else FOREGROUND,
+                    linewidth=0.8,
+                    alpha=1.0 if allowed else 0.5,
+                )
+            )
+        ax.set_xlim(-0.5, cols - 0.5)
+        ax.set_ylim(rows - 0.5, -0.5)
+        ax.set_xticks(range(cols), clabels, rotation=90 if max(map(len, clabels)) > 3 else 0)
+        ax.set_yticks(range(rows), rlabels)
+        ax.set_xlabel(xlabel, labelpad=6)
+        ax.set_ylabel(ylabel, labelpad=6)
+        ax.legend(
+            handles=[
+                Patch(facecolor=fill, edgecolor=fill, label=true_label),
+                Patch(facecolor="none", edgecolor=FOREGROUND, label=false_label),
+            ],
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.02),
+            ncol=2,
+            frameon=False,
+            fontsize=8,
+            handlelength=1.0,
+        )
+        return figure_html(fig, caption=caption, alt=alt)
