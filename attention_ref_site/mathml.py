@@ -62,6 +62,21 @@ _STRAY_AMPERSAND_RE = re.compile(r"<m[io]>&amp;</m[io]>|<m[io]>&</m[io]>")
 # `\operatorname{softmax}` comes out as <mo>softmax</mo>, which browsers space as an unknown
 # infix operator; as a multi-letter <mi> it is upright and spaced like \exp or \max.
 _OPERATOR_NAME_RE = re.compile(r"<mo>([A-Za-z][A-Za-z0-9]+)</mo>")
+# In display math the limits of \max and \min go under the name, as TeX sets them; latex2mathml
+# leaves them as subscripts. Only simple subscripts (one token or one flat mrow) are moved.
+_DISPLAY_LIMITS_RE = re.compile(
+    r"<msub><mo>(max|min)</mo>(<mi>[^<]*</mi>|<mrow>(?:(?!</?mrow>).)*</mrow>)</msub>"
+)
+# latex2mathml makes \infty an operator (<mo>), so browsers pad it like a binary operator
+# ("- ∞ ;"); it is an identifier.
+_INFINITY = ("<mo>&#x0221E;</mo>", "<mi>&#x0221E;</mi>")
+# latex2mathml keeps TeX's escapes inside \text{...} literally (head\_dim): unescape them.
+_MTEXT_RE = re.compile(r"<mtext>([^<]*)</mtext>")
+_TEXT_ESCAPE_RE = re.compile(r"\\([_%&$#{}])")
+
+
+def _unescape_mtext(match: re.Match[str]) -> str:
+    return "<mtext>" + _TEXT_ESCAPE_RE.sub(r"\1", match.group(1)) + "</mtext>"
 
 
 class MathError(ValueError):
@@ -108,6 +123,10 @@ def latex_to_mathml(latex: str, *, display: bool) -> str:
             "(latex2mathml knows matrix, pmatrix, bmatrix, cases, array, align* and split; "
             "not aligned)"
         )
+    mathml = mathml.replace(*_INFINITY)
+    mathml = _MTEXT_RE.sub(_unescape_mtext, mathml)
+    if display:
+        mathml = _DISPLAY_LIMITS_RE.sub(r"<munder><mi>\1</mi>\2</munder>", mathml)
     return _OPERATOR_NAME_RE.sub(r"<mi>\1</mi>", mathml)
 
 

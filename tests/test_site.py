@@ -140,10 +140,12 @@ def _run_builds(jobs: dict[str, tuple[Path, Path]], logs: Path) -> dict[str, Bui
 
 
 def _copy_project(dest: Path) -> Path:
-    """What a build needs, copied: mkdocs.yml, the docs, the theme override and packages."""
+    """What a build needs, copied: mkdocs.yml, the citation, the docs, the theme override and
+    packages. (Not a git checkout: the footer's provenance falls back to "commit unknown".)"""
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     dest.mkdir(parents=True)
-    shutil.copy2(ROOT / "mkdocs.yml", dest / "mkdocs.yml")
+    for name in ("mkdocs.yml", "CITATION.cff"):
+        shutil.copy2(ROOT / name, dest / name)
     for name in ("docs", "overrides", "attention_ref", "attention_ref_site"):
         shutil.copytree(ROOT / name, dest / name, ignore=ignore)
     return dest
@@ -299,8 +301,16 @@ class _ResourceCollector(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.urls: list[tuple[str, str, str]] = []
+        self.canonical: list[str] = []  # the page's own published address (site_url)
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        rel = (dict(attrs).get("rel") or "").split()
+        if tag == "link" and rel == ["canonical"]:
+            # Names the page's address under site_url (absolute, as search engines want it);
+            # a browser never loads it. test_no_resources_from_other_hosts checks that every
+            # page's canonical URL lies under the same site_url.
+            self.canonical.extend(value for name, value in attrs if name == "href" and value)
+            return
         for name, value in attrs:
             if value is None or name not in self.LOADING_ATTRIBUTES:
                 continue
@@ -567,11 +577,22 @@ def test_svg_ids_unique_per_page(site: Path) -> None:
 
 
 def test_no_resources_from_other_hosts(site: Path) -> None:
+    canonical = {}
     for name, page in _html_pages(site).items():
         collector = _ResourceCollector()
         collector.feed(page)
         external = [u for u in collector.urls if _is_external(u[2])]
         assert not external, f"{name} loads from other hosts: {external}"
+        canonical.update(dict.fromkeys(collector.canonical, name))
+    # <link rel="canonical"> is the one absolute URL allowed: the page's own, under site_url,
+    # which is the home page's canonical URL.
+    home = _ResourceCollector()
+    home.feed((site / "index.html").read_text())
+    assert len(home.canonical) == 1, "the home page needs one canonical link"
+    elsewhere = {
+        url: name for url, name in canonical.items() if not url.startswith(home.canonical[0])
+    }
+    assert not elsewhere, f"canonical links outside the site's own URL: {elsewhere}"
 
 
 def test_no_css_from_other_hosts(site: Path) -> None:
@@ -743,12 +764,23 @@ def _markdown(text: str) -> str:
         (r"\exp(x)", "<mi>exp</mi>"),
         (r"\max_j x_j", "<mi>max</mi>"),
         (r"x_i^2", "<msubsup>"),
+        (r"-\infty", "<mi>&#x0221E;</mi>"),  # an identifier, not a padded operator
+        (r"\text{head\_dim}", "<mtext>head_dim</mtext>"),  # TeX escapes in text unescaped
     ],
 )
 def test_latex_to_mathml(latex: str, element: str) -> None:
     out = _markdown(f"${latex}$")
     assert '<math xmlns="http://www.w3.org/1998/Math/MathML" display="inline">' in out
     assert element in out
+
+
+def test_display_limits_go_under_max() -> None:
+    from attention_ref_site.mathml import latex_to_mathml
+
+    display = latex_to_mathml(r"m = \max_j x_j", display=True)
+    inline = latex_to_mathml(r"m = \max_j x_j", display=False)
+    assert "<munder><mi>max</mi><mi>j</mi></munder>" in display
+    assert "<msub><mi>max</mi><mi>j</mi></msub>" in inline  # inline keeps the subscript
 
 
 def test_display_math_spans_lines() -> None:
