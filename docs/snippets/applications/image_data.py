@@ -9,7 +9,8 @@ w_embed[:, 0] = 1 / (P * P)  # feature 0: the patch's mean brightness
 row, col = np.divmod(np.arange(16), 4)
 pos_embed = np.stack([np.zeros(16), row / 3, col / 3], axis=1)  # 1, 2: where
 embedded = patches @ w_embed + pos_embed  # (N, 3)
-print("image", image.shape, "-> patches", patches.shape, "-> embedded", embedded.shape)
+print("image", image.shape, "-> patches", patches.shape,
+      "-> embedded", embedded.shape)
 show("brightness per patch", embedded[:, 0].reshape(4, 4))
 object_patches = np.flatnonzero(patches.max(axis=1) > 0.5)  # touched by it
 print("object patches:", object_patches.tolist())

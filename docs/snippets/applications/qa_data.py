@@ -17,6 +17,7 @@ context = ar.scaled_dot_product_attention(zeros, zeros, word, attn_mask=near)
 tokens = np.hstack([kind, context])  # (13, 3 + V): what it is, what is near
 opened = vocab.index("opened")
 print("tokens", tokens.shape)
-print("near 'opened':", [w for w, c in zip(passage, context[:, opened], strict=True) if c > 0])
+near_opened = [passage[i] for i in np.flatnonzero(context[:, opened])]
+print("near 'opened':", near_opened)
 assert np.isclose(context[passage.index("1889"), opened], 1 / 5)
 assert context[passage.index("1884"), opened] == 0

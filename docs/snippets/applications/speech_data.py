@@ -21,6 +21,7 @@ def spectrum(x):
 
 features = spectrum(frames)  # (S, 51): the "encoder" output, one row a frame
 segments = np.repeat(np.arange(3), [n for _, n in spoken])  # frame -> token
-print("signal", signal.shape, "-> frames", frames.shape, "-> features", features.shape)
+print("signal", signal.shape, "-> frames", frames.shape,
+      "-> features", features.shape)
 print("token of each frame:", segments.tolist())
 assert features.shape == (18, 51) and np.argmax(features[0]) == 1000 / 40

@@ -15,7 +15,7 @@ print(
         "from 1 to 1000. Right: how much the final state of a tanh RNN responds to the input n "
         "steps back (the Jacobian's norm) falls by orders of magnitude with n.",
         alt="Two line plots against distance n from 1 to 1000 on a log axis. Left: a flat "
-        "horizontal line near the top. Right: on a log scale, a line falling steadily from "
-        "about 1 to far below 1e-100.",
+        "horizontal line near the top. Right: on a log scale, a line that starts near 1, "
+        f"falls ever faster and ends near {rnn_influence[-1]:.0e} at n = 1000.",
     )
 )

@@ -16,6 +16,6 @@ _, heads = ar.scaled_dot_product_attention(
     q, k, k, is_causal=True, scale=1.0, return_weights=True
 )  # (H, L, L)
 print("head 0, the key each query weights most:", heads[0].argmax(axis=-1).tolist())
-print("head 1, weights of the second 'the':", heads[1][7, [0, 4, 7]].round(3).tolist())
+print("head 1, weights of the third 'the':", heads[1][7, [0, 4, 7]].round(3).tolist())
 assert heads[0][1:].argmax(axis=-1).tolist() == list(range(L - 1))  # i looks at i - 1
 assert np.allclose(heads[1][7, [0, 4, 7]], 1 / 3, atol=1e-3)  # the 3 "the"s share

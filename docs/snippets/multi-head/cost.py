@@ -17,7 +17,9 @@ def multi_head_cost(x, mha):
     def split(t):  # (B, L, D) -> (B, H, L, hd)
         return t.reshape(B, L, H, hd).transpose(0, 2, 1, 3)
 
-    q, k, v = (split(matmul(x, w, "projections")) for w in (mha.w_q, mha.w_k, mha.w_v))
+    q, k, v = (
+        split(matmul(x, w, "projections")) for w in (mha.w_q, mha.w_k, mha.w_v)
+    )
     scores = matmul(q, k.swapaxes(-1, -2), "scores") / np.sqrt(hd)  # (B,H,L,L)
     probs = ar.softmax(scores)  # H * L * L exponentials per sequence
     heads = matmul(probs, v, "weighted sum")  # (B, H, L, hd)

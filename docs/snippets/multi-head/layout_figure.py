@@ -14,13 +14,16 @@ for h in range(H4):
 
 fig, axes = new_figure(ncols=2, figsize=(7.0, 3.4))
 panels = [
-    (np.broadcast_to(owner, (D8, D8)), "w_q (D, D): head h owns columns", "input feature"),
-    (np.broadcast_to(owner[:, None], (D8, D8)), "w_o (D, D): head h owns rows", "head outputs"),
+    (np.broadcast_to(owner, (D8, D8)), "w_q (D, D): head h owns columns", "input feature",
+     "query feature"),
+    (np.broadcast_to(owner[:, None], (D8, D8)), "w_o (D, D): head h owns rows",
+     "concatenated head outputs", "output feature"),
 ]
-for ax, (grid, title, ylabel) in zip(axes, panels, strict=True):
+for ax, (grid, title, ylabel, xlabel) in zip(axes, panels, strict=True):
     ax.imshow(grid, cmap="viridis", vmin=0, vmax=H4 - 1)
     ax.set_title(title, fontsize=10)
     ax.set_ylabel(ylabel)
+    ax.set_xlabel(xlabel)
     ax.set_xticks(range(D8))
     ax.set_yticks(range(D8))
     ax.tick_params(length=0)
@@ -48,7 +51,7 @@ print(
     figure_html(
         fig,
         caption=f"Where each head's parameters live, for $D = {D8}$, $H = {H4}$ "
-        f"(`head_dim` $= {hd2}$): head $h$ owns columns `h*hd:(h+1)*hd` of `w_q` (and of `w_k`, "
+        f"(`head_dim` = {hd2}): head $h$ owns columns `h*hd:(h+1)*hd` of `w_q` (and of `w_k`, "
         "`w_v`) and the same rows of `w_o`. Checked above by doubling one head's columns of "
         "`w_q`: only that head's weights change.",
         alt=f"Two {D8} by {D8} grids. In the left one, w_q, vertical bands of {hd2} columns are "

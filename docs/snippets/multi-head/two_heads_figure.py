@@ -10,7 +10,8 @@ for h, ax in enumerate(axes):
             ha="center",
             va="center",
             fontsize=8,
-            color="black" if p > 0.5 else "white",
+            # viridis is light enough for black text from 0.44 up (WCAG: 4.5:1 either side)
+            color="black" if p >= 0.44 else "white",
         )
     labels = [f"{t}{i}" for i, t in enumerate(tokens)]
     ax.set_xticks(range(L), labels)
