@@ -1,0 +1,475 @@
+"""attention_ref.conformance: the kit that checks an attention implementation and names the
+convention it gets wrong.
+
+Oracles:
+
+- Correct implementations must pass every case with no diagnosis: attention_ref itself, its
+  `flash_attention` (another order of summation), an independent NumPy implementation
+  (`conformance_impls.attention`), and PyTorch's SDPA and autograd when torch is installed.
+  Several seeds and dtype selections, so the tolerances are not tuned to one draw.
+- Deliberately wrong implementations (`conformance_impls`, each one knob away from the
+  correct one) must get exactly the diagnosis of their knob: the set of convention keys in
+  the report is the expected one, and no failing case is left unexplained.
+- The alternatives of every case differ from each other (otherwise one wrong implementation
+  would match two diagnoses): checked directly on the emulations.
+- The command line, in a subprocess exactly as a user runs it and in-process for coverage.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import runpy
+import subprocess
+import sys
+from pathlib import Path
+
+import conformance_impls as impls
+import numpy as np
+import pytest
+
+import attention_ref
+from attention_ref.conformance import CONVENTIONS, CaseResult, Report, check, main
+from attention_ref.conformance._battery import backward_cases, forward_cases
+from attention_ref.conformance._case import truth
+from attention_ref.conformance._check import FLOOR_ULPS, _distance, _name, _takes
+from attention_ref.conformance._cli import load
+from attention_ref.conformance._conventions import MATCH_SLACK
+
+ROOT = Path(__file__).resolve().parent.parent
+ALL_DTYPES = ("float16", "float32", "float64")
+SEEDS = (0, 1, 2)
+
+
+def flash(query, key, value, attn_mask=None, is_causal=False, scale=None, enable_gqa=False):
+    """flash_attention with a block size that divides none of the battery's lengths."""
+    return attention_ref.flash_attention(
+        query, key, value, attn_mask, is_causal, scale, enable_gqa, block_size=4
+    )
+
+
+# --- correct implementations: every case passes, nothing is diagnosed -------------------------
+
+CORRECT = {
+    "attention_ref": (attention_ref.scaled_dot_product_attention, attention_ref.sdpa_backward),
+    "flash_attention": (flash, attention_ref.sdpa_backward),
+    "independent NumPy": (impls.attention, impls.backward),
+}
+
+
+def _assert_conforms(report: Report) -> None:
+    assert report.ok, str(report)
+    assert [r.status for r in report.results] == ["pass"] * len(report.results), str(report)
+    assert report.matches == ()
+    assert all(r.diagnosis == "" for r in report.results)
+
+
+def test_attention_ref_conforms_to_itself():
+    report = check(attention_ref.scaled_dot_product_attention, backward=attention_ref.sdpa_backward)
+    _assert_conforms(report)
+    assert len(report.results) == 20  # 11 conventions, 2 x 3 dtypes, 3 gradients
+    assert report.implementation == (
+        "attention_ref.scaled_dot_product_attention (backward: attention_ref.sdpa_backward)"
+    )
+
+
+@pytest.mark.parametrize("dtypes", [ALL_DTYPES, ("float32",), ("float16",)])
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("name", CORRECT)
+def test_correct_implementations_get_no_diagnosis(name, seed, dtypes):
+    fn, backward = CORRECT[name]
+    if name == "independent NumPy" and dtypes != ALL_DTYPES:
+        backward = None  # its backward pass is float64 only
+    _assert_conforms(check(fn, dtypes=dtypes, backward=backward, seed=seed))
+
+
+def test_gqa_is_unsupported_not_failed_when_the_callable_raises():
+    report = check(impls.no_gqa)
+    assert report.ok, str(report)
+    (gqa,) = [r for r in report.results if r.status != "pass"]
+    assert (gqa.name, gqa.status) == ("grouped-query heads", "unsupported")
+    assert gqa.diagnosis.startswith("ValueError: key and value must have")
+    assert "1 unsupported" in report.summary()
+
+
+# --- wrong implementations: exactly their diagnosis --------------------------------------------
+
+# impl in conformance_impls -> (the keys of the conventions it must be diagnosed with, a phrase
+# of the diagnosis). The first eight are the issue's.
+WRONG = {
+    "inverted_mask": ({"mask-polarity"}, "boolean mask polarity is inverted (True = masked)"),
+    "bottom_right": ({"causal-bottom-right"}, "causal mask is aligned bottom-right"),
+    "scale_value_size": ({"scale-value-size"}, "scale is 1/sqrt(Ev)"),
+    "scale_model_width": ({"scale-model-width"}, "1/sqrt(D) of the model width"),
+    "nan_rows": ({"masked-rows-nan"}, "fully masked rows give NaN"),
+    "uniform_rows": ({"masked-rows-uniform"}, "fully masked rows give uniform weights"),
+    "native_float16": (
+        {"float16-overflow", "float16-precision"},
+        "float16 overflows (computed natively)",
+    ),
+    "gqa_tiled": ({"gqa-tiled"}, "GQA groups heads by tiling instead of repeat-interleave"),
+    "unscaled": ({"scale-none"}, "the scores are not scaled"),
+    "scaled_twice": ({"scale-squared"}, "the scale is applied twice"),
+    "softmax_over_queries": ({"softmax-axis"}, "the softmax is taken over the queries"),
+    "no_max": ({"softmax-no-max"}, "does not subtract the row maximum"),
+    "bool_mask_added": ({"bool-mask-added"}, "added to the scores as 0/1 numbers"),
+    "float_mask_scaled": ({"float-mask-before-scale"}, "added before the scale"),
+    "float_mask_multiplied": ({"float-mask-multiplied"}, "multiplies the scores"),
+    "float_mask_as_bool": ({"float-mask-as-bool"}, "read as a boolean"),
+    "mask_ignored": ({"mask-ignored"}, "the attention mask is ignored"),
+    "strictly_causal": ({"causal-strict"}, "excludes the diagonal"),
+    "causal_ignored": ({"causal-ignored"}, "is_causal is ignored"),
+    "causal_reversed": ({"causal-reversed"}, "query i sees keys j >= i"),
+    "scale_ignored": ({"scale-ignored"}, "the scale argument is ignored"),
+    "scale_divides": ({"scale-divides"}, "divided by the scale argument"),
+    "scale_times_default": ({"scale-times-default"}, "multiplies the default 1/sqrt(E)"),
+    "jax_layout": ({"layout"}, "reads (B, L, H, E), JAX's layout"),
+    "returns_float64": ({"dtype"}, "returns float64 for float16 inputs"),
+    "mutates": ({"mutates"}, "modifies its argument query in place"),
+    "wrong_shape": ({"shape"}, "output has shape (2, 3, 9, 7), not (2, 3, 9, 8)"),
+}
+
+WRONG_BACKWARD = {
+    "grad_no_scale": ({"grad-no-scale"}, "grad_query and grad_key miss the scale factor"),
+    "grad_no_delta": ({"grad-no-delta"}, "omits the row-sum term"),
+    "grad_nan_rows": ({"grad-masked-rows-nan"}, "fully masked rows give NaN gradients"),
+}
+
+
+def _assert_diagnosed(report: Report, keys: set[str], phrase: str) -> None:
+    assert not report.ok
+    assert set(report.matches) == keys, str(report)
+    assert any(phrase in r.diagnosis for r in report.results), str(report)
+    assert phrase in " ".join(str(report).split())  # the table shows it (wrapped)
+    unexplained = [r.name for r in report.results if r.status == "fail" and not r.matches]
+    assert unexplained == [], str(report)
+
+
+@pytest.mark.parametrize("name", WRONG)
+def test_each_wrong_implementation_gets_exactly_its_diagnosis(name):
+    keys, phrase = WRONG[name]
+    report = check(getattr(impls, name))
+    _assert_diagnosed(report, keys, phrase)
+    if name != "jax_layout":  # which raises wherever L != S: its arrays do not fit
+        assert report.count("error") == 0, str(report)
+
+
+@pytest.mark.parametrize("name", WRONG_BACKWARD)
+def test_each_wrong_backward_pass_gets_exactly_its_diagnosis(name):
+    keys, phrase = WRONG_BACKWARD[name]
+    report = check(impls.attention, backward=getattr(impls, name))
+    _assert_diagnosed(report, keys, phrase)
+    assert {r.name for r in report.failures} <= {
+        "gradients",
+        "gradients causal",
+        "gradients masked",
+    }
+
+
+def test_every_known_convention_is_produced_by_a_wrong_implementation():
+    produced = set().union(*(keys for keys, _ in [*WRONG.values(), *WRONG_BACKWARD.values()]))
+    assert produced == set(CONVENTIONS)
+
+
+@pytest.mark.parametrize("seed", SEEDS[1:])
+@pytest.mark.parametrize("name", [n for n in WRONG if n != "native_float16"])
+def test_diagnoses_do_not_depend_on_the_seed(name, seed):
+    keys, phrase = WRONG[name]
+    _assert_diagnosed(check(getattr(impls, name), seed=seed), keys, phrase)
+
+
+def test_a_wrong_implementation_is_diagnosed_in_float32_alone():
+    report = check(impls.bottom_right, dtypes="float32")
+    _assert_diagnosed(report, {"causal-bottom-right"}, "aligned bottom-right")
+    assert {r.dtype for r in report.results} == {"float32"}
+
+
+def test_the_issue_diagnoses_name_the_failing_cases():
+    report = check(impls.bottom_right)
+    assert [r.name for r in report.failures] == ["causal L < S", "causal L > S"]
+    report = check(impls.native_float16)
+    failed = {(r.name, r.dtype) for r in report.failures}
+    assert ("huge logits", "float16") in failed
+    assert {dtype for _, dtype in failed} == {"float16"}
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_the_alternatives_of_every_case_differ_from_each_other(seed):
+    """Two alternatives closer than the matching slack could both match one implementation."""
+    pairs = 0
+    for case in forward_cases(ALL_DTYPES, seed) + backward_cases(ALL_DTYPES, seed):
+        largest = max(float(np.abs(w).max()) for w in truth(case))
+        # Above any case's matching slack: the largest tolerance, float16's, is about 1e-3 of
+        # the values (float64's is FLOOR_ULPS ulps).
+        slack = MATCH_SLACK * 2e-3 * largest
+        assert slack > MATCH_SLACK * FLOOR_ULPS * np.finfo(np.float64).eps * largest
+        predictions = {}
+        with np.errstate(all="ignore"):
+            for alt in case.alternatives:
+                predicted = alt.predict(case) if alt.predict else None
+                if (
+                    predicted is not None
+                    and _distance(predicted[0], truth(case), predicted[1]) > slack
+                ):
+                    predictions[alt.key] = predicted
+        for a, (out_a, _) in predictions.items():
+            for b, (out_b, ignore_b) in predictions.items():
+                # An implementation of `a` (zeros where `a` leaves a row no key) must not
+                # match `b`, compared as `b` is, without `b`'s rows that have no key.
+                gap = _distance(out_a, out_b, ignore_b)
+                assert a == b or gap > slack, f"{case.name} {case.dtype}: {a} matches {b}"
+                pairs += a != b
+    assert pairs > 100  # the battery has many alternatives to tell apart
+
+
+# --- what a report holds -----------------------------------------------------------------------
+
+
+def test_an_implementation_that_raises_is_an_error_not_a_crash():
+    report = check(impls.always_raises)
+    assert not report.ok
+    assert {r.status for r in report.results} == {"error", "unsupported"}
+    assert report.results[0].diagnosis == "RuntimeError: not implemented yet"
+    assert report.results[0].error is None
+    assert "ERROR" in str(report)
+
+
+def test_outputs_that_are_not_numbers_are_errors():
+    report = check(lambda q, k, v, **kwargs: np.full(q.shape[:-1] + v.shape[-1:], "x"))
+    assert report.results[0].status == "error"
+    assert "not real numbers" in report.results[0].diagnosis
+
+
+def test_a_backward_that_returns_two_arrays_is_an_error():
+    report = check(impls.attention, backward=lambda d, q, k, v, **kwargs: (q, k))
+    assert (
+        report.failures[-1].diagnosis
+        == "ValueError: backward returned 2 arrays, not (d_q, d_k, d_v)"
+    )
+
+
+def test_warnings_from_the_implementation_are_silenced():
+    def noisy(q, k, v, attn_mask=None, is_causal=False, scale=None):
+        import warnings
+
+        warnings.warn("from the implementation", UserWarning, stacklevel=1)
+        return impls.attention(q, k, v, attn_mask, is_causal, scale)
+
+    assert check(noisy).count("fail") == 0  # pytest turns warnings into errors here
+
+
+def test_report_table_and_json():
+    report = check(impls.inverted_mask, backward=impls.grad_no_scale)
+    text = str(report)
+    header = next(line for line in text.splitlines() if line.startswith("case "))
+    assert header.split() == ["case", "dtype", "status", "error", "ref", "error", "tolerance"]
+    assert text.startswith("Conformance of conformance_impls.inverted_mask (backward:")
+    assert "bool mask" in text and "FAIL" in text and "does not conform" in text
+    assert "tolerance = 2 * ref error + 16 ulps" in text.lower()
+    assert "    in: bool mask, fully masked bool\n" in text
+    assert "    in: gradients, gradients causal, gradients masked\n" in text
+    short = report.format(failures_only=True)
+    assert "plain " not in short and "bool mask " in short
+    data = json.loads(report.to_json())
+    assert data["ok"] is False
+    assert data["counts"] == {"pass": 15, "fail": 5, "error": 0, "unsupported": 0}
+    bool_mask = next(r for r in data["results"] if r["name"] == "bool mask")
+    assert bool_mask["matches"] == ["mask-polarity"]
+    assert (
+        bool_mask["description"] == "query (2, 3, 7, 6), key (2, 3, 10, 6), value (2, 3, 10, 6), "
+        "attn_mask bool (2, 1, 7, 10)"
+    )
+    assert report.to_dict() == json.loads(json.dumps(report.to_dict()))
+
+
+def test_json_writes_infinities_as_strings():
+    result = CaseResult("huge logits", "float16", "", "fail", error=float("inf"), tolerance=1e-6)
+    assert result.to_dict()["error"] == "inf"
+    assert json.loads(Report("f", (result,)).to_json())["results"][0]["error"] == "inf"
+    assert "inf" in str(Report("f", (result,)))
+
+
+def test_dtypes_are_validated():
+    assert {
+        r.dtype
+        for r in check(attention_ref.scaled_dot_product_attention, dtypes=[np.float16]).results
+    } == {"float16"}
+    with pytest.raises(ValueError, match="dtypes must be among"):
+        check(impls.attention, dtypes="int32")
+    with pytest.raises(ValueError, match="dtypes must be among"):
+        check(impls.attention, dtypes=())
+    with pytest.raises(TypeError, match="dtypes must name"):
+        check(impls.attention, dtypes=[object()])
+
+
+def test_names():
+    assert _name(attention_ref.flash_attention) == "attention_ref.flash_attention"
+    assert _name(functools.partial(impls.attention)) == "partial(conformance_impls.attention)"
+    assert _name(flash) == "test_conformance.flash"
+
+    class Adapter:
+        def __call__(self, q, k, v, attn_mask=None, is_causal=False, scale=None):
+            return impls.attention(q, k, v, attn_mask, is_causal, scale)
+
+    assert _name(Adapter()) == "Adapter()"
+    assert check(Adapter()).count("unsupported") == 1  # no enable_gqa parameter
+    assert not _takes(max, "enable_gqa")  # a builtin without a signature
+    assert _name(lambda q, k, v: q).endswith("<lambda>")
+    assert _name(np.add) == "numpy.add"
+    exec_globals = {"__name__": "_code_block_session_3"}  # as markdown-exec runs a page's code
+    exec("def attention(q, k, v): pass", exec_globals)
+    assert _name(exec_globals["attention"]) == "attention"
+
+
+# --- the command line --------------------------------------------------------------------------
+
+
+def _run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "attention_ref.conformance", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_cli_exit_status_and_table():
+    ok = _run_cli(
+        "tests.conformance_impls:attention", "--backward", "tests.conformance_impls:backward"
+    )
+    assert ok.returncode == 0, ok.stderr
+    assert "20 cases: 20 pass" in ok.stdout
+    broken = _run_cli("tests.conformance_impls:inverted_mask")
+    assert broken.returncode == 1, broken.stderr
+    assert "boolean mask polarity is inverted (True = masked)" in broken.stdout
+
+
+def test_cli_json():
+    result = _run_cli("tests.conformance_impls:bottom_right", "--json", "--dtypes", "float64")
+    assert result.returncode == 1
+    data = json.loads(result.stdout)
+    assert data["ok"] is False
+    assert [r["matches"] for r in data["results"] if r["status"] == "fail"] == [
+        ["causal-bottom-right"],
+        ["causal-bottom-right"],
+    ]
+
+
+def test_cli_usage_error():
+    result = _run_cli("no_such_module:fn")
+    assert result.returncode == 2
+    assert "ModuleNotFoundError" in result.stderr
+
+
+def test_main_in_process(capsys):
+    assert main(["attention_ref:scaled_dot_product_attention"]) == 0
+    assert "17 cases: 17 pass" in capsys.readouterr().out
+    target = "conformance_impls:inverted_mask"
+    assert main([target, "--json", "--seed", "3", "--dtypes", "float32,float64"]) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert data["seed"] == 3 and data["implementation"] == "conformance_impls.inverted_mask"
+    backward = ["--backward", "attention_ref:sdpa_backward"]
+    assert main(["attention_ref:flash_attention", *backward]) == 0
+    assert (
+        "attention_ref.flash_attention (backward: attention_ref.sdpa_backward)"
+        in capsys.readouterr().out
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["attention_ref"], "expected MODULE:FUNCTION"),
+        (["attention_ref:no_such_function"], "AttributeError"),
+        (["attention_ref:__version__"], "is not callable"),
+        (["attention_ref:softmax", "--dtypes", "float8"], "TypeError"),
+        (["attention_ref:softmax", "--dtypes", "int32"], "dtypes must be among"),
+    ],
+)
+def test_main_usage_errors(capsys, argv, message):
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_main_help_and_bad_options(capsys):
+    assert main(["--help"]) == 0
+    assert "MODULE:FUNCTION" in capsys.readouterr().out
+    assert main([]) == 2
+    assert "required" in capsys.readouterr().err
+
+
+def test_python_dash_m_entry_point(monkeypatch, capsys):
+    """`python -m attention_ref.conformance` runs __main__.py, which exits with main's status."""
+    monkeypatch.setattr(
+        sys, "argv", ["conformance", "conformance_impls:attention", "--dtypes", "float64"]
+    )
+    with pytest.raises(SystemExit) as exit_:
+        runpy.run_module("attention_ref.conformance", run_name="__main__")
+    assert exit_.value.code == 0
+    assert "conforms" in capsys.readouterr().out
+
+
+def test_load_a_dotted_attribute():
+    assert load("attention_ref.conformance:Report.format") is Report.format
+
+
+# --- dependencies ------------------------------------------------------------------------------
+
+_PROBE = """
+import json, sys
+before = set(sys.modules)
+import attention_ref
+lean = "attention_ref.conformance" not in sys.modules
+from attention_ref.conformance import check
+ok = check(attention_ref.scaled_dot_product_attention).ok
+new = sorted(set(sys.modules) - before)
+print(json.dumps({"new": new, "lean": lean, "ok": ok, "stdlib": sorted(sys.stdlib_module_names)}))
+"""
+
+
+def test_the_kit_needs_nothing_but_numpy():
+    result = subprocess.run(
+        [sys.executable, "-c", _PROBE], capture_output=True, text=True, check=True, timeout=120
+    )
+    report = json.loads(result.stdout)
+    # NumPy's Cython-compiled numpy.random (the seeded inputs) registers its runtime module.
+    allowed = set(report["stdlib"]) | {"numpy", "attention_ref", "cython_runtime"}
+    foreign = [
+        m for m in report["new"] if m.split(".")[0] not in allowed and not m.startswith("_cython_")
+    ]
+    assert foreign == [], f"attention_ref.conformance imported {foreign}"
+    assert report["lean"], "import attention_ref must not import attention_ref.conformance"
+    assert report["ok"]
+
+
+# --- PyTorch, through an adapter -----------------------------------------------------------------
+
+
+def test_torch_sdpa_conforms_through_the_documented_adapter():
+    """The adapter shown on the conformance page (docs/snippets/conformance/torch_adapter.py)."""
+    pytest.importorskip(
+        "torch",
+        reason="torch is not installed: checking PyTorch's SDPA is optional (pip install torch)",
+    )
+    adapter = runpy.run_path(str(ROOT / "docs" / "snippets" / "conformance" / "torch_adapter.py"))
+    torch_sdpa, torch_backward = adapter["torch_sdpa"], adapter["torch_backward"]
+    _assert_conforms(check(torch_sdpa, backward=torch_backward))
+    _assert_conforms(check(torch_sdpa, dtypes="float32", backward=torch_backward, seed=1))
+    _assert_conforms(check(torch_sdpa, dtypes="float16", seed=2))
+
+
+def test_the_subpackage_is_packaged():
+    """A wheel holds only the packages pyproject.toml's find patterns match: the CLI needs this."""
+    import fnmatch
+
+    tomllib = pytest.importorskip("tomllib", reason="tomllib is in the standard library from 3.11")
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    include = config["tool"]["setuptools"]["packages"]["find"]["include"]
+    packages = {
+        ".".join(init.parent.relative_to(ROOT).parts)
+        for init in (ROOT / "attention_ref").rglob("__init__.py")
+    }
+    assert "attention_ref.conformance" in packages
+    for package in packages:
+        assert any(fnmatch.fnmatchcase(package, pattern) for pattern in include), package
