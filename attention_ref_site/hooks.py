@@ -1,0 +1,142 @@
+"""MkDocs hook (mkdocs.yml `hooks:`): provenance, citation and publishing for the site.
+
+- Provenance (`attention_ref_site.provenance`): the attention_ref and NumPy versions and the
+  commit, put in `config.extra.provenance` for the footer (overrides/partials/copyright.html).
+- Citation (`attention_ref_site.citation`): the build stops if `CITATION.cff`'s version is not
+  `attention_ref.__version__`. A page may hold these markers, replaced while it is built:
+  `<!-- attention-ref:bibtex -->` (a ```bibtex block), `<!-- attention-ref:version -->`,
+  `<!-- attention-ref:provenance -->` (the footer's sentence, with the full commit hash).
+  `CITATION.cff` and `citation.bib` are published at the site's root.
+- Accessibility: Material's search box is a `role="dialog"` without a name; every page's
+  gets `aria-label="Search"` (an ARIA dialog needs an accessible name).
+- Publishing: the social image (`attention_ref_site.social`) at `SOCIAL_IMAGE`, its URL in
+  `config.extra.social_image` for the Open Graph tags (overrides/main.html), and `robots.txt`
+  with the sitemap's URL.
+
+Nothing here reads the clock, so two builds of the same commit are identical byte for byte.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+from mkdocs.config.defaults import MkDocsConfig
+from mkdocs.exceptions import PluginError
+from mkdocs.structure.files import File, Files
+from mkdocs.structure.pages import Page
+from mkdocs.utils import meta as front_matter
+
+from attention_ref_site import citation, provenance, social
+
+SOCIAL_IMAGE = "assets/images/social.png"
+
+MARKERS = {
+    "bibtex": "<!-- attention-ref:bibtex -->",
+    "version": "<!-- attention-ref:version -->",
+    "provenance": "<!-- attention-ref:provenance -->",
+}
+
+# Material 9's search box (partials/search.html), and the same with an accessible name.
+_SEARCH_DIALOG = '<div class="md-search" data-md-component="search" role="dialog">'
+_NAMED_SEARCH_DIALOG = (
+    '<div class="md-search" data-md-component="search" role="dialog" aria-label="Search">'
+)
+
+_state: dict[str, Any] = {}
+
+
+def _root(config: MkDocsConfig) -> Path:
+    return Path(config.config_file_path).resolve().parent
+
+
+def on_config(config: MkDocsConfig) -> MkDocsConfig:
+    root = _root(config)
+    site_url = config.site_url
+    if not site_url or not urlsplit(site_url).scheme or not urlsplit(site_url).netloc:
+        raise PluginError(
+            f"site_url must be an absolute URL (canonical links, the sitemap and the Open "
+            f"Graph image need it), got {site_url!r}: set SITE_URL"
+        )
+    cff_path = root / "CITATION.cff"
+    try:
+        cff = citation.load(cff_path)
+    except (OSError, ValueError) as error:
+        raise PluginError(f"cannot read the citation: {error}") from error
+    built = provenance.collect(root)
+    if str(cff["version"]) != built.version:
+        raise PluginError(
+            f"CITATION.cff says version {cff['version']}, attention_ref.__version__ is "
+            f"{built.version}: update CITATION.cff (and CHANGELOG.md)"
+        )
+    home = root / config.docs_dir / "index.md"
+    _, home_meta = front_matter.get_data(home.read_text(encoding="utf-8"))
+    _state.clear()
+    _state.update(
+        cff_text=cff_path.read_bytes(),
+        bibtex=citation.bibtex(cff),
+        provenance=built,
+        cover=dict(
+            title=str(home_meta.get("title") or config.site_name),
+            subtitle=(
+                "An article whose every example runs, when the site is built, "
+                "against a tested NumPy reference implementation"
+            ),
+            footer=config.site_name,
+        ),
+    )
+    config.extra["provenance"] = built.as_dict()
+    config.extra["social_image"] = {
+        "url": urljoin(site_url, SOCIAL_IMAGE),
+        "type": "image/png",
+        "width": social.WIDTH,
+        "height": social.HEIGHT,
+        "alt": social.ALT,
+    }
+    return config
+
+
+def on_files(files: Files, config: MkDocsConfig) -> Files:
+    robots = (
+        "# Every page may be crawled; the sitemap lists them.\n"
+        "User-agent: *\n"
+        "Disallow:\n"
+        "\n"
+        f"Sitemap: {urljoin(config.site_url, 'sitemap.xml')}\n"
+    )
+    generated = {
+        "CITATION.cff": _state["cff_text"],
+        "citation.bib": _state["bibtex"].encode(),
+        "robots.txt": robots.encode(),
+        SOCIAL_IMAGE: social.cover_png(**_state["cover"]),
+    }
+    for src_uri, content in generated.items():
+        if files.get_file_from_path(src_uri) is not None:
+            raise PluginError(f"docs/{src_uri} exists, but the build generates it")
+        files.append(File.generated(config, src_uri, content=content))
+    return files
+
+
+def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Files) -> str:
+    built: provenance.Provenance = _state["provenance"]
+    replacements = {
+        "bibtex": f"```bibtex\n{_state['bibtex']}```",
+        "version": built.version,
+        "provenance": built.text(full_commit=True),
+    }
+    for name, marker in MARKERS.items():
+        markdown = markdown.replace(marker, replacements[name])
+    return markdown
+
+
+def _name_search_dialog(output: str) -> str:
+    return output.replace(_SEARCH_DIALOG, _NAMED_SEARCH_DIALOG)
+
+
+def on_post_page(output: str, page: Page, config: MkDocsConfig) -> str:
+    return _name_search_dialog(output)
+
+
+def on_post_template(output_content: str, template_name: str, config: MkDocsConfig) -> str:
+    return _name_search_dialog(output_content)  # 404.html
