@@ -38,9 +38,19 @@ Papers implemented:
   attention. <https://arxiv.org/abs/1911.02150>
 - Ainslie et al. (2023), *GQA: Training Generalized Multi-Query Transformer Models from
   Multi-Head Checkpoints*: grouped-query attention. <https://arxiv.org/abs/2305.13245>
+- Milakov and Gimelshein (2018), *Online normalizer calculation for softmax*: the online
+  softmax. <https://arxiv.org/abs/1805.02867>
+- Dao, Fu, Ermon, Rudra and Ré (2022), *FlashAttention: Fast and Memory-Efficient Exact
+  Attention with IO-Awareness*: attention tiled so the $L \times S$ scores never exist.
+  <https://arxiv.org/abs/2205.14135>
+- Dao (2023), *FlashAttention-2: Faster Attention with Better Parallelism and Work
+  Partitioning*: the forward pass of `flash_attention`, and the backward pass's
+  $D_i = \operatorname{rowsum}(dO_i \circ O_i)$. <https://arxiv.org/abs/2307.08691>
 """
 
 from ._additive import additive_attention
+from ._backward import sdpa_backward
+from ._flash import flash_attention
 from ._masks import causal_mask, padding_mask
 from ._multihead import MultiHeadAttention
 from ._sdpa import scaled_dot_product_attention
@@ -53,7 +63,9 @@ __all__ = [
     "__version__",
     "additive_attention",
     "causal_mask",
+    "flash_attention",
     "padding_mask",
     "scaled_dot_product_attention",
+    "sdpa_backward",
     "softmax",
 ]

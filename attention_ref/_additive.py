@@ -7,6 +7,7 @@ from numpy.typing import ArrayLike
 
 from ._checks import as_float_array, broadcast_leading, check_mask, check_min_ndim, compute_dtype
 from ._masks import apply_mask_
+from ._sdpa import broadcast_weights
 from ._softmax import softmax_
 
 
@@ -144,5 +145,5 @@ def additive_attention(
     probs = softmax_(scores, axis=-1)  # (..., L, S)
     out = (probs @ val).astype(out_dtype, copy=False)  # (..., L, Ev)
     if return_weights:
-        return out, probs.astype(out_dtype, copy=False)
+        return out, broadcast_weights(probs, out).astype(out_dtype, copy=False)
     return out
