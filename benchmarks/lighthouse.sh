@@ -36,7 +36,8 @@ if [ -n "${SITE:-}" ]; then
 else
     echo "building the site ..." >&2
     SOURCE_DATE_EPOCH=$(git log -1 --format=%ct 2>/dev/null || echo 0) NO_MKDOCS_2_WARNING=1 \
-        "$python" -m mkdocs build --strict --quiet -d "$work/site"
+        "$python" -m mkdocs build --strict -d "$work/site" 2>"$work/build.log" \
+        || { cat "$work/build.log" >&2; exit 1; }
 fi
 
 # Serve it at site_url's path (read from the sitemap), as the host will.
