@@ -39,7 +39,10 @@ def build(out: Path) -> float:
 def page_resources(site: Path, page: Path) -> list[Path]:
     """The files a browser fetches to show `page`: the HTML, its CSS, JS, images and fonts."""
     html = page.read_text(encoding="utf-8")
-    refs = re.findall(r'<(?:link|script|img)\b[^>]*?(?:href|src)="([^"#?]+)', html)
+    tags = re.findall(r"<(?:link|script|img)\b[^>]*>", html)
+    # Fetched: scripts, images, stylesheets and icons; not rel="canonical" (a URL, not a load).
+    tags = [t for t in tags if not re.search(r'rel="(?:canonical|alternate|sitemap)"', t)]
+    refs = [m.group(1) for t in tags if (m := re.search(r'(?:href|src)="([^"#?]+)', t))]
     files = [page]
     for ref in refs:
         if "://" in ref:
