@@ -8,7 +8,9 @@ attention beside the fused one):
   returns the weights (`MultiHeadAttention` uses it too).
 - `attend_fast`, the fast one, used by `scaled_dot_product_attention` when the weights are
   not asked for and the problem is large enough to pay for it: one head and one block of
-  query rows at a time, all the elementwise work in place in one reused score buffer, the
+  query rows at a time, all the elementwise work in place in one reused score buffer, each
+  row shifted by a bound on its scores that is known before they are (so the shift rides in
+  the first matrix product, and the only pass over the scores is the exponential), the
   exponential taken as `exp2` with $\log_2 e$ folded into the scale, the row sums read off the
   same matrix product as the output, and the division applied to the $L \times E_v$ output
   instead of the $L \times S$ weights. The tests check one against the other.
@@ -49,6 +51,13 @@ ROWS_BLOCK = 512
 #: scores ($L \times S$) and the weights are not asked for. Below it, the Python loop over heads
 #: and blocks costs more than it saves, and the plain vectorised path is as fast.
 FAST_MIN_SCORES = 256 * 256
+
+#: `attend_rows` shifts each row of scores by an upper bound rather than by its maximum. A row
+#: whose sum of exponentials $\ell_i$ comes out below this is computed again the plain way: its
+#: bound was so far above its maximum (more than 60 doublings) that small terms could have been
+#: lost to underflow in float32. Above it, the largest term is at least $2^{-60} / S$, and every
+#: term that matters next to it in float32 is a normal number.
+MIN_ROW_SUM = 2.0**-60
 
 
 def attend(
@@ -153,22 +162,40 @@ def attend_rows(
     r"""The fast path for one head: q (L, E), k (S, E), v (S, Ev), mask (L, S) or None.
 
     Writes the attention output into `out` (L, Ev), whose dtype is the compute dtype. For
-    each block of `n` query rows, one product makes the block of scores, stored keys by
-    queries, `(S, n)` (BLAS is fastest with the long dimension first); under `is_causal`
-    the keys after the block's last query are left out. The block is masked, turned into
-    unnormalised probabilities in place (`s -= m; exp2(s)`), and multiplied by `[V, 1]`,
-    which gives $\sum_j p_{ij} v_j$ and the row sum $\ell_i = \sum_j p_{ij}$ in one product;
-    the output is their quotient.
+    each block of `n` query rows, one product makes the block of scores `(n, S)`; under
+    `is_causal` the keys after the block's last query are left out. The block is masked,
+    turned into unnormalised probabilities in place (`exp2(s)`), and multiplied by
+    `[V, 1]`, which gives $\sum_j p_{ij} v_j$ and the row sum $\ell_i = \sum_j p_{ij}$ in one
+    product; the output is their quotient. (Stored the other way, keys by queries, the first
+    product is a little faster, but OpenBLAS then sums the second, over the transposed
+    block, less accurately: twice the float32 error of a plain computation, measured.)
+
+    **The shift.** The softmax is unchanged by any shift $b_i$ of row $i$'s scores; the
+    stable choice is $b_i = \max_j s_{ij}$, which costs two passes over the block (find it,
+    subtract it). Here $b_i$ is instead the Cauchy-Schwarz bound
+    $|c|\,\lVert q_i \rVert \max_j \lVert k_j \rVert \ge s_{ij}$, known before the scores
+    are, and carried into the product by a column: $[c\,q_i, -b_i] \cdot [k_j, 1] =
+    s_{ij} - b_i \le 0$. No exponential can overflow. One could underflow if the bound
+    were far above the maximum; a row whose sum $\ell_i$ comes out below `MIN_ROW_SUM`
+    (and a fully masked row, whose sum is 0, and a row whose sum is inf or NaN, from inf or
+    NaN in the inputs) is computed again by the plain `attend`, which shifts by the true
+    maximum. With a float mask, which can raise a score above the bound, the block shifts
+    by its maximum, found after the mask is added.
     """
     L, E = q.shape
     S, Ev = v.shape
     dt = out.dtype
     c = dt.type(scale * LOG2E)  # scores in base-2 units: exp(x) = exp2(x * log2 e)
+    float_mask = mask is not None and mask.dtype != np.bool_
+    k1 = np.empty((S, E + 1), dtype=dt)  # (S, E + 1): [K, 1]
+    k1[:, :E] = k
+    k1[:, E] = 1.0
     v1 = np.empty((S, Ev + 1), dtype=dt)  # (S, Ev + 1): [V, 1]
     v1[:, :Ev] = v
     v1[:, Ev] = 1.0
+    k_max = np.sqrt(np.max(np.einsum("se,se->s", k, k), initial=0.0))  # max_j |k_j|
     Bq = max(1, min(L, ROWS_BLOCK if rows_block is None else rows_block))
-    q_blk = np.empty((Bq, E), dtype=dt)  # (Bq, E): the query block times c
+    q1 = np.empty((Bq, E + 1), dtype=dt)  # (Bq, E + 1): [c q_i, -b_i] for the block
     scores = np.empty(S * Bq, dtype=dt)  # the one score buffer, reused for every block
     o = np.empty((Bq, Ev + 1), dtype=dt)  # (Bq, Ev + 1): [sum_j p_ij v_j, l_i]
     if mask is not None:  # scratch for a mask block: negated bool, or float times log2 e
@@ -178,28 +205,43 @@ def attend_rows(
         i1 = min(i0 + Bq, L)
         n = i1 - i0
         S1 = min(S, i1) if is_causal else S  # keys the block can see (causal: j <= i1 - 1)
-        s = scores[: S1 * n].reshape(S1, n)  # (S1, n): s[j, i] is the score of query i0 + i
-        np.multiply(q[i0:i1], c, out=q_blk[:n])
-        np.matmul(k[:S1], q_blk[:n].T, out=s)  # s[j, i] = c k_j . q_i
+        s = scores[: n * S1].reshape(n, S1)  # (n, S1): s[i, j] is the score of query i0 + i
+        q_blk = q1[:n]
+        np.multiply(q[i0:i1], c, out=q_blk[:, :E])
+        if float_mask:
+            q_blk[:, E] = 0.0  # the shift comes after the mask, below
+        else:  # -b_i = -|c q_i| max_j |k_j|
+            np.multiply(np.sqrt(np.einsum("ie,ie->i", q_blk[:, :E], q_blk[:, :E])), -k_max,
+                        out=q_blk[:, E])  # fmt: skip
+        np.matmul(q_blk, k1[:S1].T, out=s)  # s[i, j] = c q_i . k_j - b_i
         if is_causal and S1 - 1 > i0:  # the diagonal square: key i0 + j after query i0 + i
-            np.copyto(s[i0:S1], -np.inf, where=np.tri(S1 - i0, n, -1, dtype=bool))  # i < j
-        elif mask is not None and mask.dtype == np.bool_:
-            hidden = scratch[: S1 * n].reshape(S1, n)
-            np.logical_not(mask[i0:i1].T, out=hidden)
+            hidden = np.tri(n, S1 - i0, dtype=bool)  # (n, S1 - i0): True where j <= i
+            np.copyto(s[:, i0:S1], -np.inf, where=np.logical_not(hidden, out=hidden))
+        elif mask is not None and not float_mask:
+            hidden = scratch[: n * S1].reshape(n, S1)
+            np.logical_not(mask[i0:i1], out=hidden)
             np.copyto(s, -np.inf, where=hidden)  # False = may not attend
-        elif mask is not None:
-            bias = scratch[: S1 * n].reshape(S1, n)
-            np.multiply(mask[i0:i1].T, dt.type(LOG2E), out=bias, casting="same_kind")
+        elif float_mask:
+            bias = scratch[: n * S1].reshape(n, S1)
+            np.multiply(mask[i0:i1], dt.type(LOG2E), out=bias, casting="same_kind")
             s += bias  # the float mask, in base-2 units
-        m = np.max(s, axis=0)  # (n,) the maximum score of each query
-        m[m == -np.inf] = 0.0  # fully masked rows: exp2(-inf - 0) = 0, not NaN
-        s -= m
-        np.exp2(s, out=s)  # p_ij = exp(score_ij - max_j score_ij), in place
+            m = np.max(s, axis=1, keepdims=True)  # (n, 1) the maximum score of each query
+            m[~np.isfinite(m)] = 0.0  # fully masked rows (and NaN): left to the check below
+            s -= m
+        np.exp2(s, out=s)  # p_ij = exp(score_ij - b_i), in place
         o_blk = o[:n]
-        np.matmul(s.T, v1[:S1], out=o_blk)
+        np.matmul(s, v1[:S1], out=o_blk)
         row_sum = o_blk[:, Ev]  # (n,) l_i, the row sums of p
-        row_sum[row_sum == 0.0] = 1.0  # fully masked rows: 0 / 1 = 0
+        redo = ~(row_sum >= MIN_ROW_SUM) | (row_sum == np.inf)  # underflow, masked, inf, NaN
+        row_sum[redo] = 1.0
         np.divide(o_blk[:, :Ev], row_sum[:, None], out=out[i0:i1])
+        if redo.any():  # the plain computation, shifted by each row's maximum
+            rows = i0 + np.flatnonzero(redo)
+            if is_causal:
+                row_mask = np.arange(S) <= rows[:, None]  # (r, S): key j visible to query i
+            else:
+                row_mask = None if mask is None else mask[rows]  # (r, S)
+            out[rows] = attend(q[rows], k, v, row_mask, False, scale, 1)[0]
 
 
 def attend_fast(

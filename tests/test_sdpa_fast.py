@@ -182,3 +182,67 @@ def test_inputs_not_mutated_and_read_only_accepted(rng, monkeypatch):
     scaled_dot_product_attention(q, k, v, is_causal=True)
     for after, before in zip(arrays, copies, strict=True):
         np.testing.assert_array_equal(after, before)
+
+
+# --- the shift by a bound, and the rows it sends back to the plain path ----------------------
+
+
+def _count_plain_rows(monkeypatch):
+    """Record the number of query rows `attend_rows` hands back to the plain `attend`."""
+    rows = []
+    real = sdpa_module.attend
+    monkeypatch.setattr(
+        sdpa_module, "attend", lambda q, *a: rows.append(q.shape[-2]) or real(q, *a)
+    )
+    return rows
+
+
+def test_ordinary_inputs_stay_on_the_fast_path(rng, rows_block, monkeypatch):
+    # Standard-normal queries and keys: every row's bound is within a few doublings of its
+    # maximum, so no row is computed twice (else the fast path would be slower than the plain).
+    rows = _count_plain_rows(monkeypatch)
+    q, k, v = (_normal(rng, s) for s in ((2, 3, 40, 16), (2, 3, 50, 16), (2, 3, 50, 8)))
+    _assert_fast_equals_plain(q, k, v)
+    _assert_fast_equals_plain(q, k, v, is_causal=True)
+    _assert_fast_equals_plain(q, k, v, mask=rng.random((40, 50)) < 0.5)
+    assert rows == []
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_bound_far_above_the_maximum_recomputes_the_rows(rng, rows_block, monkeypatch, dtype):
+    # One key of norm 1e4 that the mask hides from every query: the Cauchy-Schwarz bound
+    # counts it (|c q_i| |k_0| ~ 1e4, about 14 000 doublings), so exp2(s - b) underflows to 0
+    # for every visible key, and every row must be recomputed, shifted by its maximum.
+    rows = _count_plain_rows(monkeypatch)
+    q, k, v = (_normal(rng, s, dtype) for s in ((9, 4), (20, 4), (20, 3)))
+    k[0] *= 1e4
+    mask = np.ones((9, 20), dtype=bool)
+    mask[:, 0] = False
+    fast = attend_fast(q, k, v, mask, False, None, 1)
+    assert sum(rows) == 9
+    expected, _ = sdpa_oracle(q, k, v, attn_mask=mask)
+    eps = np.finfo(dtype).eps  # float32: a few ulps of the output's scale, |v| ~ 1
+    np.testing.assert_allclose(fast, expected, rtol=16 * eps, atol=16 * eps)
+
+
+def test_causal_rows_recomputed_see_only_their_keys(rng, rows_block, monkeypatch):
+    # The huge key is the last one: under is_causal only the last query sees it, so the bound
+    # is far above the maximum for the others, which are recomputed with their causal row.
+    rows = _count_plain_rows(monkeypatch)
+    q, k, v = (_normal(rng, s) for s in ((11, 4), (11, 4), (11, 3)))
+    k[-1] *= 1e4
+    fast, plain = _both(q, k, v, is_causal=True)
+    assert sum(rows) >= 10
+    np.testing.assert_allclose(fast, plain, rtol=RTOL_F64, atol=ATOL_F64)
+    np.testing.assert_allclose(fast[0], v[0], rtol=1e-14)
+
+
+def test_inf_in_a_key_is_not_hidden_by_the_bound(rng):
+    # An inf key makes every bound inf (so s - b is NaN): the rows go to the plain path,
+    # which gives what the formula gives. (Both warn "invalid value", as NumPy does.)
+    q, k, v = (_normal(rng, s) for s in ((7, 5), (13, 5), (13, 4)))
+    k[4, 2] = np.inf
+    with np.errstate(invalid="ignore"):
+        fast, plain = _both(q, k, v)
+    np.testing.assert_array_equal(np.isnan(fast), np.isnan(plain))
+    np.testing.assert_allclose(fast, plain, rtol=RTOL_F64, atol=ATOL_F64)
