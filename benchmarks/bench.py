@@ -5,11 +5,13 @@ Run from the repository root (see benchmarks/README.md)::
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE .venv/bin/python benchmarks/bench.py
 
 For float32 and float64, B=1, H=8, E=Ev=64 and L=S in {1024, 4096, 8192}, it prints one row
-per implementation: the median wall time of ``--repeat`` runs after one warm-up, the achieved
+per implementation: the median wall time of ``--repeat`` rounds (in each round every
+implementation runs in turn, a warm-up then the timed run), the achieved
 GFLOP/s, that as a percentage of NumPy's own matmul throughput on the same products (the
 limit: two matrix products and nothing else), the peak memory traced by tracemalloc during one
 more run (the inputs excluded; torch's allocations are not traced), and the time relative to
-torch on the CPU with the same number of threads as NumPy's BLAS.
+torch on the CPU with the same number of threads as NumPy's BLAS (the median of the rounds'
+ratios, so both times of a ratio come from the same few seconds of a shared machine).
 
 FLOPs: a forward pass counts the two products, 4 L S E H. A backward pass counts them and the
 backward's five, 4 + 10 = 14 L S E H, for ``sdpa_backward`` (which recomputes the forward) as
@@ -71,15 +73,24 @@ def matmul_limit(q: np.ndarray, k: np.ndarray, v: np.ndarray) -> Callable[[], No
     return run
 
 
-def median_time(f: Callable[[], object], repeat: int) -> float:
-    f()  # warm-up
-    times = []
+def time_rounds(fns: dict[str, Callable[[], object]], repeat: int) -> dict[str, list[float]]:
+    """Wall times of every function, `repeat` rounds, the functions taking turns in each round.
+
+    In a round each function runs twice, untimed then timed, one after the other: the timed
+    run starts warm (its caches, and the thread pool of whichever library it calls), and
+    every function of a round meets the same machine. On a shared machine the speed drifts
+    over tens of seconds; one function timed five times in a row, then the next, would put
+    that drift into their ratio.
+    """
+    times: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(repeat):
-        gc.collect()
-        t0 = time.perf_counter()
-        f()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        for name, f in fns.items():
+            f()  # warm-up
+            gc.collect()
+            t0 = time.perf_counter()
+            f()
+            times[name].append(time.perf_counter() - t0)
+    return times
 
 
 def peak_traced(f: Callable[[], object]) -> float:
@@ -167,7 +178,7 @@ def bench_size(dtype: np.dtype, L: int, repeat: int, use_torch: bool) -> None:
             "sdpa_backward (recomputes fwd)",
             lambda: sdpa_backward(d_out, q, k, v),
             flops_bwd,
-            "torch autograd",
+            "torch autograd (fwd + bwd)",
         )
     )
     if use_torch:
@@ -186,13 +197,13 @@ def bench_size(dtype: np.dtype, L: int, repeat: int, use_torch: bool) -> None:
         rows.append(("torch sdpa", torch_sdpa, flops_fwd, None))
         rows.append(("torch autograd (fwd + bwd)", torch_autograd, flops_bwd, None))
 
-    timings: dict[str, float] = {}
-    peaks: dict[str, float] = {}
-    for name, f, _, _ in rows:
-        if f is not None:
-            timings[name] = median_time(f, repeat)
-            if not name.startswith("torch"):
-                peaks[name] = peak_traced(f)
+    runs = time_rounds({name: f for name, f, _, _ in rows if f is not None}, repeat)
+    timings = {name: statistics.median(t) for name, t in runs.items()}
+    peaks = {
+        name: peak_traced(f)
+        for name, f, _, _ in rows
+        if f is not None and not name.startswith("torch")
+    }
     limit_gflops = flops_fwd / timings["numpy matmul only (the limit)"] / 1e9
     for name, f, flops, ref in rows:
         if f is None:
@@ -200,7 +211,9 @@ def bench_size(dtype: np.dtype, L: int, repeat: int, use_torch: bool) -> None:
             continue
         t = timings[name]
         gflops = flops / t / 1e9
-        ratio = f"{t / timings[ref]:.2f}" if ref in timings else ""
+        # the median of the rounds' ratios: both times of a ratio were taken seconds apart
+        ratios = [a / b for a, b in zip(runs[name], runs.get(ref, []), strict=False)]
+        ratio = f"{statistics.median(ratios):.2f}" if ratios else ""
         peak = f"{peaks[name]:.1f}" if name in peaks else "n/a"
         print(
             f"{dtype.name:8} {L:>5}  {name:34} {1e3 * t:>10.1f} {gflops:>8.1f} "
@@ -223,7 +236,7 @@ def main() -> None:
     if use_torch:
         torch.set_num_threads(threads)
     print("\n".join(describe_machine(threads)))
-    print(f"B={B}, H={H}, E=Ev={E}; median of {args.repeat} runs after a warm-up\n")
+    print(f"B={B}, H={H}, E=Ev={E}; median of {args.repeat} rounds (each: warm-up, timed run)\n")
     header = (
         f"{'dtype':8} {'L=S':>5}  {'implementation':34} {'median ms':>10} {'GFLOP/s':>8} "
         f"{'% matmul':>8} {'peak MiB':>9} {'x torch':>8}"
@@ -235,7 +248,8 @@ def main() -> None:
             bench_size(np.dtype(dtype_name), L, args.repeat, use_torch)
             gc.collect()
     print("x torch: time / torch's time for the same work (forward rows: torch sdpa; backward:")
-    print("torch autograd, forward + backward). % matmul: GFLOP/s / the matmul-only GFLOP/s.")
+    print("torch autograd, forward + backward), the median of the rounds' ratios.")
+    print("% matmul: GFLOP/s / the matmul-only GFLOP/s.")
     print("Peak MiB: tracemalloc during one run, inputs excluded (n/a for torch).")
     print(f"Load average at the end: {os.getloadavg()[0]:.2f}")
 
