@@ -7,13 +7,14 @@ attention beside the fused one):
   place, one matrix product. It is the definition, written to be read, and the one that
   returns the weights (`MultiHeadAttention` uses it too).
 - `attend_fast`, the fast one, used by `scaled_dot_product_attention` when the weights are
-  not asked for and the problem is large enough to pay for it: one head and one block of
-  query rows at a time, all the elementwise work in place in one reused score buffer, each
-  row shifted by a bound on its scores that is known before they are (so the shift rides in
-  the first matrix product, and the only pass over the scores is the exponential), the
-  exponential taken as `exp2` with $\log_2 e$ folded into the scale, the row sums read off the
-  same matrix product as the output, and the division applied to the $L \times E_v$ output
-  instead of the $L \times S$ weights. The tests check one against the other.
+  not asked for and the problem is large enough to pay for it: one head and one tile of
+  queries by keys at a time, all the elementwise work in place in one reused score buffer,
+  each row shifted by a bound on its scores that is known before they are (so the shift
+  rides in the first matrix product, the only pass over the scores is the exponential, and
+  the sums run over tiles of keys with nothing to rescale), the exponential taken as `exp2`
+  with $\log_2 e$ folded into the scale, the row sums read off the same matrix product as
+  the output, and the division applied to the $L \times E_v$ output instead of the
+  $L \times S$ weights. The tests check one against the other.
 """
 
 from __future__ import annotations
@@ -40,12 +41,15 @@ from ._softmax import softmax_
 #: float32 (and somewhat faster in float64); FlashAttention-2's kernels do the same.
 LOG2E = 1.0 / math.log(2.0)
 
-#: Query rows per block in `attend_fast`: a block of scores, $S \times$ `ROWS_BLOCK`, is reused
-#: for every block and head (8 MiB in float32 at $S = 4096$). Measured on 2 cores with
-#: OpenBLAS at $L = S = 4096$: 512 rows are faster than 128 (BLAS wants tall operands, and
-#: the Python loop runs fewer times) and than 1024 (the block falls out of cache between the
-#: product and the elementwise passes).
-ROWS_BLOCK = 512
+#: Queries per block and keys per tile in `attend_rows`: one tile of scores, `ROWS_BLOCK` by
+#: `KEYS_BLOCK` (4 MiB in float32), is reused for every tile and head. Measured on 2 cores with
+#: OpenBLAS at $L = S = 4096$ and $8192$, float32, shapes taking turns in one process: tall
+#: tiles of 256 keys were the fastest (BLAS multiplies tall operands fastest, and the Python
+#: loop runs few times), 10 to 30% faster than blocks of 512 queries by all $S$ keys, with the
+#: largest gains when the machine was busy; 128 or 512 keys, or 1024 to 2048 queries, were
+#: slower.
+ROWS_BLOCK = 4096
+KEYS_BLOCK = 256
 
 #: `scaled_dot_product_attention` takes the fast path when one head has at least this many
 #: scores ($L \times S$) and the weights are not asked for. Below it, the Python loop over heads
@@ -157,36 +161,41 @@ def attend_rows(
     is_causal: bool,
     scale: float,
     out: np.ndarray,
-    rows_block: int | None = None,
 ) -> None:
     r"""The fast path for one head: q (L, E), k (S, E), v (S, Ev), mask (L, S) or None.
 
-    Writes the attention output into `out` (L, Ev), whose dtype is the compute dtype. For
-    each block of `n` query rows, one product makes the block of scores `(n, S)`; under
-    `is_causal` the keys after the block's last query are left out. The block is masked,
-    turned into unnormalised probabilities in place (`exp2(s)`), and multiplied by
-    `[V, 1]`, which gives $\sum_j p_{ij} v_j$ and the row sum $\ell_i = \sum_j p_{ij}$ in one
-    product; the output is their quotient. (Stored the other way, keys by queries, the first
-    product is a little faster, but OpenBLAS then sums the second, over the transposed
-    block, less accurately: twice the float32 error of a plain computation, measured.)
+    Writes the attention output into `out` (L, Ev), whose dtype is the compute dtype.
 
     **The shift.** The softmax is unchanged by any shift $b_i$ of row $i$'s scores; the
-    stable choice is $b_i = \max_j s_{ij}$, which costs two passes over the block (find it,
-    subtract it). Here $b_i$ is instead the Cauchy-Schwarz bound
-    $|c|\,\lVert q_i \rVert \max_j \lVert k_j \rVert \ge s_{ij}$, known before the scores
-    are, and carried into the product by a column: $[c\,q_i, -b_i] \cdot [k_j, 1] =
-    s_{ij} - b_i \le 0$. No exponential can overflow. One could underflow if the bound
-    were far above the maximum; a row whose sum $\ell_i$ comes out below `MIN_ROW_SUM`
-    (and a fully masked row, whose sum is 0, and a row whose sum is inf or NaN, from inf or
-    NaN in the inputs) is computed again by the plain `attend`, which shifts by the true
-    maximum. With a float mask, which can raise a score above the bound, the block shifts
-    by its maximum, found after the mask is added.
+    usual choice, $b_i = \max_j s_{ij}$, needs every score of the row before the first
+    exponential (or, as in `flash_attention`, a running maximum and rescaling). Here $b_i$
+    is the Cauchy-Schwarz bound $|c|\,\lVert q_i \rVert \max_j \lVert k_j \rVert$ (plus the
+    row's largest float-mask entry), which is at least every score of the row and is known
+    before any score is. It is carried into the product by a column:
+    $[c\,q_i, -b_i] \cdot [k_j, 1] = s_{ij} - b_i \le 0$, so no exponential overflows, the
+    only pass over the scores is the exponential itself, and the keys can be taken a tile
+    at a time with nothing to rescale.
+
+    **The tiles.** For a block of up to `ROWS_BLOCK` queries, the keys are taken
+    `KEYS_BLOCK` at a time: one product makes the tile of scores `(n, b)`, it is masked,
+    exponentiated in place (`exp2`, the scale carrying $\log_2 e$), and multiplied by the
+    tile of `[V, 1]`, which gives $\sum_j p_{ij} v_j$ and the row sum
+    $\ell_i = \sum_j p_{ij}$ in one product; these are summed over the tiles, and the output
+    is their quotient. Under `is_causal` a tile leaves out the queries that come before all
+    of its keys, and the keys after the block's last query are never read; with a boolean
+    mask, a tile with no True entry is skipped.
+
+    **The check.** An exponential could underflow if the bound were far above the row's
+    maximum. A row whose sum $\ell_i$ comes out below `MIN_ROW_SUM` (also a fully masked
+    row, whose sum is 0, and a row whose sum or bound is inf or NaN, from inf or NaN in the
+    inputs) is computed again by the plain `attend`, which shifts by the true maximum.
     """
     L, E = q.shape
     S, Ev = v.shape
     dt = out.dtype
     c = dt.type(scale * LOG2E)  # scores in base-2 units: exp(x) = exp2(x * log2 e)
-    float_mask = mask is not None and mask.dtype != np.bool_
+    bool_mask = mask is not None and mask.dtype == np.bool_
+    float_mask = mask is not None and not bool_mask
     k1 = np.empty((S, E + 1), dtype=dt)  # (S, E + 1): [K, 1]
     k1[:, :E] = k
     k1[:, E] = 1.0
@@ -194,47 +203,56 @@ def attend_rows(
     v1[:, :Ev] = v
     v1[:, Ev] = 1.0
     k_max = np.sqrt(np.max(np.einsum("se,se->s", k, k), initial=0.0))  # max_j |k_j|
-    Bq = max(1, min(L, ROWS_BLOCK if rows_block is None else rows_block))
+    Bq = max(1, min(L, ROWS_BLOCK))
+    Bk = max(1, min(S, KEYS_BLOCK))
     q1 = np.empty((Bq, E + 1), dtype=dt)  # (Bq, E + 1): [c q_i, -b_i] for the block
-    scores = np.empty(S * Bq, dtype=dt)  # the one score buffer, reused for every block
-    o = np.empty((Bq, Ev + 1), dtype=dt)  # (Bq, Ev + 1): [sum_j p_ij v_j, l_i]
-    if mask is not None:  # scratch for a mask block: negated bool, or float times log2 e
-        scratch = np.empty(S * Bq, dtype=np.bool_ if mask.dtype == np.bool_ else dt)
+    tile = np.empty(Bq * Bk, dtype=dt)  # the one score buffer, reused for every tile
+    o = np.empty((Bq, Ev + 1), dtype=dt)  # (Bq, Ev + 1): one tile's P [V, 1]
+    acc = np.empty((Bq, Ev + 1), dtype=dt)  # (Bq, Ev + 1): [sum_j p_ij v_j, l_i] so far
+    if mask is not None:  # scratch for a mask tile: negated bool, or float times log2 e
+        scratch = np.empty(Bq * Bk, dtype=np.bool_ if bool_mask else dt)
 
     for i0 in range(0, L, Bq):
         i1 = min(i0 + Bq, L)
         n = i1 - i0
-        S1 = min(S, i1) if is_causal else S  # keys the block can see (causal: j <= i1 - 1)
-        s = scores[: n * S1].reshape(n, S1)  # (n, S1): s[i, j] is the score of query i0 + i
         q_blk = q1[:n]
         np.multiply(q[i0:i1], c, out=q_blk[:, :E])
-        if float_mask:
-            q_blk[:, E] = 0.0  # the shift comes after the mask, below
-        else:  # -b_i = -|c q_i| max_j |k_j|
-            np.multiply(np.sqrt(np.einsum("ie,ie->i", q_blk[:, :E], q_blk[:, :E])), -k_max,
-                        out=q_blk[:, E])  # fmt: skip
-        np.matmul(q_blk, k1[:S1].T, out=s)  # s[i, j] = c q_i . k_j - b_i
-        if is_causal and S1 - 1 > i0:  # the diagonal square: key i0 + j after query i0 + i
-            hidden = np.tri(n, S1 - i0, dtype=bool)  # (n, S1 - i0): True where j <= i
-            np.copyto(s[:, i0:S1], -np.inf, where=np.logical_not(hidden, out=hidden))
-        elif mask is not None and not float_mask:
-            hidden = scratch[: n * S1].reshape(n, S1)
-            np.logical_not(mask[i0:i1], out=hidden)
-            np.copyto(s, -np.inf, where=hidden)  # False = may not attend
-        elif float_mask:
-            bias = scratch[: n * S1].reshape(n, S1)
-            np.multiply(mask[i0:i1], dt.type(LOG2E), out=bias, casting="same_kind")
-            s += bias  # the float mask, in base-2 units
-            m = np.max(s, axis=1, keepdims=True)  # (n, 1) the maximum score of each query
-            m[~np.isfinite(m)] = 0.0  # fully masked rows (and NaN): left to the check below
-            s -= m
-        np.exp2(s, out=s)  # p_ij = exp(score_ij - b_i), in place
-        o_blk = o[:n]
-        np.matmul(s, v1[:S1], out=o_blk)
-        row_sum = o_blk[:, Ev]  # (n,) l_i, the row sums of p
+        bound = np.sqrt(np.einsum("ie,ie->i", q_blk[:, :E], q_blk[:, :E])) * k_max  # (n,)
+        if float_mask:  # a float mask can raise a score: add its largest entry in the row
+            bound += np.max(mask[i0:i1], axis=1) * LOG2E
+        bound[~np.isfinite(bound)] = 0.0  # from inf or NaN: the check below catches the row
+        np.negative(bound, out=q_blk[:, E])
+        a = acc[:n]
+        a.fill(0.0)
+        S1 = min(S, i1) if is_causal else S  # keys the block can see (causal: j <= i1 - 1)
+        for j0 in range(0, S1, Bk):
+            j1 = min(j0 + Bk, S1)
+            b = j1 - j0
+            r0 = max(0, j0 - i0) if is_causal else 0  # queries before key j0 see none of it
+            m = n - r0
+            if bool_mask and not mask[i0:i1, j0:j1].any():
+                continue  # nothing to attend to in this tile
+            s = tile[: m * b].reshape(m, b)  # (m, b): s[i, j], query i0 + r0 + i, key j0 + j
+            np.matmul(q_blk[r0:], k1[j0:j1].T, out=s)  # s[i, j] = c q_i . k_j - b_i
+            if is_causal and j1 - 1 > i0 + r0:  # the first r rows have keys after them
+                r = min(m, j1 - 1 - i0 - r0)
+                hidden = np.tri(r, b, i0 + r0 - j0, dtype=bool)  # visible: key <= query
+                np.copyto(s[:r], -np.inf, where=np.logical_not(hidden, out=hidden))
+            elif bool_mask:
+                hidden = scratch[: m * b].reshape(m, b)
+                np.logical_not(mask[i0:i1, j0:j1], out=hidden)
+                np.copyto(s, -np.inf, where=hidden)  # False = may not attend
+            elif float_mask:
+                bias = scratch[: m * b].reshape(m, b)
+                np.multiply(mask[i0:i1, j0:j1], dt.type(LOG2E), out=bias, casting="same_kind")
+                s += bias  # the float mask, in base-2 units
+            np.exp2(s, out=s)  # p_ij = exp(score_ij - b_i), in place
+            np.matmul(s, v1[j0:j1], out=o[:m])
+            a[r0:] += o[:m]
+        row_sum = a[:, Ev]  # (n,) l_i, the row sums of p
         redo = ~(row_sum >= MIN_ROW_SUM) | (row_sum == np.inf)  # underflow, masked, inf, NaN
         row_sum[redo] = 1.0
-        np.divide(o_blk[:, :Ev], row_sum[:, None], out=out[i0:i1])
+        np.divide(a[:, :Ev], row_sum[:, None], out=out[i0:i1])
         if redo.any():  # the plain computation, shifted by each row's maximum
             rows = i0 + np.flatnonzero(redo)
             if is_causal:

@@ -3,9 +3,9 @@
 Oracle: the plain vectorised path ``attend`` (checked against the loop oracle in test_sdpa.py).
 Both are float64 computations of the same formula that round in a different order (the fast
 one in base 2, with the row sums from the matrix product), so they agree at ``RTOL_F64``. The
-fast path is called directly at small sizes, with blocks of 1, 7 and 512 query rows, so that
-blocks divide the lengths and do not; the public function is checked to take it for large
-inputs.
+fast path is called directly at small sizes, with tiles of 1 x 1, 7 x 5, 4 x 13 and
+4096 x 256 queries by keys, so that tiles divide the lengths and do not; the public function
+is checked to take it for large inputs.
 """
 
 from __future__ import annotations
@@ -29,9 +29,11 @@ EPS32 = float(np.finfo(np.float32).eps)
 FLOOR_F32 = EPS32
 
 
-@pytest.fixture(params=[1, 7, 512], ids=lambda n: f"rows={n}")
-def rows_block(request, monkeypatch):
-    monkeypatch.setattr(sdpa_module, "ROWS_BLOCK", request.param)
+@pytest.fixture(params=[(1, 1), (7, 5), (4, 13), (4096, 256)], ids=lambda b: f"tile={b[0]}x{b[1]}")
+def tiles(request, monkeypatch):
+    """Tiles of queries by keys: single scores, tiles that divide no length, one whole tile."""
+    monkeypatch.setattr(sdpa_module, "ROWS_BLOCK", request.param[0])
+    monkeypatch.setattr(sdpa_module, "KEYS_BLOCK", request.param[1])
     return request.param
 
 
@@ -68,13 +70,13 @@ SHAPES = {
 
 
 @pytest.mark.parametrize("name", SHAPES)
-def test_shapes(rng, rows_block, name):
+def test_shapes(rng, tiles, name):
     q, k, v = (_normal(rng, s) for s in SHAPES[name])
     _assert_fast_equals_plain(q, k, v)
 
 
 @pytest.mark.parametrize("kind", ["bool", "float", "bool-broadcast", "float-broadcast"])
-def test_masks(rng, rows_block, kind):
+def test_masks(rng, tiles, kind):
     q, k, v = (_normal(rng, s) for s in ((2, 3, 9, 5), (2, 3, 20, 5), (2, 3, 20, 4)))
     shape = (9, 20) if "broadcast" not in kind else (2, 1, 1, 20)
     if kind.startswith("bool"):
@@ -87,20 +89,20 @@ def test_masks(rng, rows_block, kind):
 
 
 @pytest.mark.parametrize(("L", "S"), [(5, 23), (23, 5), (16, 16), (1, 9), (9, 1)])
-def test_causal(rng, rows_block, L, S):
+def test_causal(rng, tiles, L, S):
     q, k, v = (_normal(rng, s) for s in ((2, L, 5), (2, S, 5), (2, S, 3)))
     out = _assert_fast_equals_plain(q, k, v, is_causal=True)
     np.testing.assert_allclose(out[:, 0], v[:, 0], rtol=1e-14)
 
 
-def test_gqa_and_scale(rng, rows_block):
+def test_gqa_and_scale(rng, tiles):
     q, k, v = (_normal(rng, s) for s in ((2, 6, 7, 5), (1, 2, 13, 5), (1, 2, 13, 3)))
     _assert_fast_equals_plain(q, k, v, enable_gqa=True)
     _assert_fast_equals_plain(q, k, v, enable_gqa=True, is_causal=True, scale=0.3)
     _assert_fast_equals_plain(q, k[:, :1], v[:, :1], scale=-2.0)  # heads broadcast
 
 
-def test_fully_masked_rows_give_zeros(rng, rows_block):
+def test_fully_masked_rows_give_zeros(rng, tiles):
     q, k, v = (_normal(rng, s) for s in ((2, 7, 5), (2, 13, 5), (2, 13, 4)))
     bool_mask = rng.random((2, 7, 13)) < 0.6
     bool_mask[1, 3] = False
@@ -112,7 +114,7 @@ def test_fully_masked_rows_give_zeros(rng, rows_block):
     np.testing.assert_array_equal(out[:, 5], 0.0)
 
 
-def test_huge_logits(rng, rows_block):
+def test_huge_logits(rng, tiles):
     q = _normal(rng, (2, 7, 4), scale=80.0)
     k = _normal(rng, (2, 13, 4), scale=80.0)
     v = _normal(rng, (2, 13, 3))
@@ -197,7 +199,7 @@ def _count_plain_rows(monkeypatch):
     return rows
 
 
-def test_ordinary_inputs_stay_on_the_fast_path(rng, rows_block, monkeypatch):
+def test_ordinary_inputs_stay_on_the_fast_path(rng, tiles, monkeypatch):
     # Standard-normal queries and keys: every row's bound is within a few doublings of its
     # maximum, so no row is computed twice (else the fast path would be slower than the plain).
     rows = _count_plain_rows(monkeypatch)
@@ -209,7 +211,7 @@ def test_ordinary_inputs_stay_on_the_fast_path(rng, rows_block, monkeypatch):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_a_bound_far_above_the_maximum_recomputes_the_rows(rng, rows_block, monkeypatch, dtype):
+def test_a_bound_far_above_the_maximum_recomputes_the_rows(rng, tiles, monkeypatch, dtype):
     # One key of norm 1e4 that the mask hides from every query: the Cauchy-Schwarz bound
     # counts it (|c q_i| |k_0| ~ 1e4, about 14 000 doublings), so exp2(s - b) underflows to 0
     # for every visible key, and every row must be recomputed, shifted by its maximum.
@@ -225,7 +227,7 @@ def test_a_bound_far_above_the_maximum_recomputes_the_rows(rng, rows_block, monk
     np.testing.assert_allclose(fast, expected, rtol=16 * eps, atol=16 * eps)
 
 
-def test_causal_rows_recomputed_see_only_their_keys(rng, rows_block, monkeypatch):
+def test_causal_rows_recomputed_see_only_their_keys(rng, tiles, monkeypatch):
     # The huge key is the last one: under is_causal only the last query sees it, so the bound
     # is far above the maximum for the others, which are recomputed with their causal row.
     rows = _count_plain_rows(monkeypatch)
@@ -246,3 +248,15 @@ def test_inf_in_a_key_is_not_hidden_by_the_bound(rng):
         fast, plain = _both(q, k, v)
     np.testing.assert_array_equal(np.isnan(fast), np.isnan(plain))
     np.testing.assert_allclose(fast, plain, rtol=RTOL_F64, atol=ATOL_F64)
+
+
+def test_a_float_mask_that_raises_scores_is_in_the_bound(rng, tiles, monkeypatch):
+    # +1000 on some entries: exp2(1000 log2 e) overflows float64 unless the shift includes
+    # the mask's largest entry in the row. Then no row needs the plain path.
+    rows = _count_plain_rows(monkeypatch)
+    q, k, v = (_normal(rng, s) for s in ((2, 9, 5), (2, 20, 5), (2, 20, 4)))
+    mask = rng.normal(size=(9, 20))
+    mask[rng.random((9, 20)) < 0.2] = 1000.0
+    mask[rng.random((9, 20)) < 0.2] = -np.inf
+    _assert_fast_equals_plain(q, k, v, mask=mask)
+    assert rows == []
