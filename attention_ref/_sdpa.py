@@ -42,13 +42,14 @@ from ._softmax import softmax_
 LOG2E = 1.0 / math.log(2.0)
 
 #: Queries per block and keys per tile in `attend_rows`: one tile of scores, `ROWS_BLOCK` by
-#: `KEYS_BLOCK` (4 MiB in float32), is reused for every tile and head. Measured on 2 cores with
-#: OpenBLAS at $L = S = 4096$ and $8192$, float32, shapes taking turns in one process: tall
-#: tiles of 256 keys were the fastest (BLAS multiplies tall operands fastest, and the Python
-#: loop runs few times), 10 to 30% faster than blocks of 512 queries by all $S$ keys, with the
-#: largest gains when the machine was busy; 128 or 512 keys, or 1024 to 2048 queries, were
-#: slower.
-ROWS_BLOCK = 4096
+#: `KEYS_BLOCK` (2 MiB in float32, 4 MiB in float64), is reused for every tile and head.
+#: Measured on 2 cores with OpenBLAS at $L = S = 4096$ and $8192$, shapes taking turns in one
+#: process: tall tiles of 256 keys were the fastest (BLAS multiplies tall operands fastest,
+#: and the Python loop runs few times), in float32 10 to 30% faster than blocks of 512
+#: queries by all $S$ keys, with the largest gains when the machine was busy; 128 or 512
+#: keys, or 1024 queries, were slower; 4096 queries were as fast in float32 and 5% slower in
+#: float64.
+ROWS_BLOCK = 2048
 KEYS_BLOCK = 256
 
 #: `scaled_dot_product_attention` takes the fast path when one head has at least this many
