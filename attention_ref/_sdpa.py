@@ -396,7 +396,11 @@ def scaled_dot_product_attention(
       `torch.softmax` and `nn.MultiheadAttention` give NaN; JAX's `dot_product_attention`
       fills masked scores with a large finite negative number, so such a row gets uniform
       weights and the mean of the values.
-    - NaN or inf in the inputs propagates to the output; it is never replaced.
+    - NaN or inf in the inputs propagates to the output, with one exception: a score that a
+      boolean mask hides is set to $-\infty$ whatever it was, so a NaN in a key that a query
+      may not attend to does not reach that query's output. PyTorch 2.13's
+      `scaled_dot_product_attention` adds $-\infty$ instead, and gives NaN there. A NaN in
+      a hidden value row propagates in both ($0 \times \text{NaN}$).
     - float16 is computed in float32 and the result cast back, so long sums keep precision.
     - A float mask is cast to the compute dtype before it is added, so its dtype never
       changes the output dtype.
