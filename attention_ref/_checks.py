@@ -79,7 +79,10 @@ def check_qkv(
     L, S = query.shape[-2], key.shape[-2]
     shapes = {"query": query.shape, "key": key.shape, "value": value.shape}
     if not enable_gqa:
-        return (*broadcast_leading(shapes, 2), L, S), 1
+        try:
+            return (*broadcast_leading(shapes, 2), L, S), 1
+        except ValueError as error:
+            raise ValueError(f"{error}{_gqa_hint(query, key, value)}") from None
 
     for name, arr in (("query", query), ("key", key), ("value", value)):
         check_min_ndim(arr, name, 3, "(..., H, L, E) with enable_gqa=True")
@@ -96,6 +99,39 @@ def check_qkv(
             f"{key.shape} (Hkv={Hkv})"
         )
     return (*broadcast_leading(shapes, 3), H, L, S), H // Hkv
+
+
+def _gqa_hint(query: np.ndarray, key: np.ndarray, value: np.ndarray) -> str:
+    """The end of the leading-dims error when the shapes are grouped-query attention's."""
+    if min(query.ndim, key.ndim, value.ndim) < 3:
+        return ""
+    H, Hkv = query.shape[-3], key.shape[-3]
+    if value.shape[-3] != Hkv or Hkv < 2 or H % Hkv:
+        return ""
+    try:
+        np.broadcast_shapes(query.shape[:-3], key.shape[:-3], value.shape[:-3])
+    except ValueError:
+        return ""  # the batch dims do not broadcast either: enable_gqa would not help
+    return (
+        f"; query has H={H} heads and key and value Hkv={Hkv} (dim -3), and {H} is a "
+        f"multiple of {Hkv}: for grouped-query attention pass enable_gqa=True"
+    )
+
+
+def _padding_hint(shape: tuple[int, ...], scores_shape: tuple[int, ...], name: str) -> str:
+    """The end of the mask-shape error when the mask looks like a `(B, S)` padding mask."""
+    ndim = len(scores_shape)
+    if len(shape) != 2 or ndim < 3 or shape != (scores_shape[0], scores_shape[-1]):
+        return ""
+    index = "[:, " + "None, " * (ndim - 2) + ":]"  # (B, S) -> (B, 1, ..., 1, S)
+    fixed = (shape[0], *(1,) * (ndim - 2), shape[1])
+    hint = (
+        f"; if it is a (B, S) padding mask (one entry per key of each sequence), pass "
+        f"{name}={name}{index}, of shape {fixed}"
+    )
+    if ndim == 4:
+        hint += ", or build it with padding_mask(lengths, S, as_attn_mask=True)"
+    return hint
 
 
 def check_mask(mask: object, scores_shape: tuple[int, ...], name: str = "attn_mask") -> np.ndarray:
@@ -120,12 +156,20 @@ def check_mask(mask: object, scores_shape: tuple[int, ...], name: str = "attn_ma
         raise ValueError(
             f"{name} of shape {arr.shape} does not broadcast to the scores' shape "
             f"{tuple(scores_shape)} (..., H, L, S) without enlarging it"
+            f"{_padding_hint(arr.shape, tuple(scores_shape), name)}"
         )
     return arr
 
 
 def check_causal_args(attn_mask: object, is_causal: bool) -> None:
-    """Passing both a mask and `is_causal=True` is ambiguous: refuse it, as PyTorch does."""
+    """`is_causal` is a bool; passing both a mask and `is_causal=True` is ambiguous: refuse it,
+    as PyTorch does."""
+    if not isinstance(is_causal, (bool, np.bool_)):
+        # A truthy string or array would silently mean True; an int hides a mixed-up argument.
+        raise TypeError(
+            f"is_causal must be a bool (True or False), got {is_causal!r} "
+            f"of type {type(is_causal).__name__}"
+        )
     if attn_mask is not None and is_causal:
         raise ValueError(
             "pass either attn_mask or is_causal=True, not both "

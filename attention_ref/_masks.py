@@ -65,7 +65,7 @@ def causal_mask(L: int, S: int | None = None) -> np.ndarray:
     return np.tril(np.ones((L, S), dtype=bool))
 
 
-def padding_mask(lengths: ArrayLike, max_len: int) -> np.ndarray:
+def padding_mask(lengths: ArrayLike, max_len: int, *, as_attn_mask: bool = False) -> np.ndarray:
     """The padding mask of a batch of sequences: True marks a real token, False a pad.
 
     Sequence $b$ holds `lengths[b]` real tokens followed by padding up to `max_len`.
@@ -76,11 +76,15 @@ def padding_mask(lengths: ArrayLike, max_len: int) -> np.ndarray:
         The number of real tokens of each sequence, each in `[0, max_len]`.
     max_len : int
         The padded length, $\\ge 0$.
+    as_attn_mask : bool, default False
+        Return the mask of padded *keys* ready for `attn_mask`, of shape `(B, 1, 1, max_len)`:
+        it broadcasts over the heads and queries of scores `(B, H, L, S)` with
+        `S = max_len`. The default keeps the plain `(B, max_len)` array.
 
     Returns
     -------
-    ndarray of bool of shape (B, max_len)
-        `mask[b, j]` is True when `j < lengths[b]`.
+    ndarray of bool of shape (B, max_len), or (B, 1, 1, max_len) with as_attn_mask=True
+        `mask[b, j]` (`mask[b, 0, 0, j]`) is True when `j < lengths[b]`.
 
     Raises
     ------
@@ -96,9 +100,19 @@ def padding_mask(lengths: ArrayLike, max_len: int) -> np.ndarray:
     Notes
     -----
     To mask padded *keys* in attention with scores of shape `(B, H, L, S)`, pass
+    `padding_mask(lengths, S, as_attn_mask=True)`, the same as
     `padding_mask(lengths, S)[:, None, None, :]` (shape `(B, 1, 1, S)`). This is the
     opposite polarity of PyTorch's `key_padding_mask` for `nn.MultiheadAttention`, where True
     means *ignore*.
+
+    **Do not pass the `(B, S)` array itself as `attn_mask`.** Broadcasting aligns a mask's
+    axes from the right, so `(B, S)` is read as `(L, S)`: one row per *query*, not per
+    sequence. When `B != L` the shapes do not broadcast and the error says what to write;
+    when `B == L` (a batch of 8 sequences of length 8, say) nothing can tell the two apart
+    and the result is silently wrong. `as_attn_mask=True` gives the right shape.
+
+    The default return shape stays `(B, max_len)`, the shape of the contract and of a batch
+    of token ids; `as_attn_mask` is keyword-only, so no existing call changes meaning.
 
     References
     ----------
@@ -109,6 +123,22 @@ def padding_mask(lengths: ArrayLike, max_len: int) -> np.ndarray:
     >>> from attention_ref import padding_mask
     >>> padding_mask([2, 3], 4).astype(int).tolist()
     [[1, 1, 0, 0], [1, 1, 1, 0]]
+    >>> padding_mask([2, 3], 4, as_attn_mask=True).shape   # (B, 1, 1, S)
+    (2, 1, 1, 4)
+
+    With as many sequences as queries, the `(B, S)` mask broadcasts as an `(L, S)` mask and
+    masks the wrong thing, without an error:
+
+    >>> import numpy as np
+    >>> from attention_ref import scaled_dot_product_attention as sdpa
+    >>> x = np.random.default_rng(0).normal(size=(2, 1, 2, 4))  # B=2, H=1, L=S=2, E=4
+    >>> pad = padding_mask([1, 2], 2)                           # sequence 0: one real token
+    >>> right = sdpa(x, x, x, attn_mask=padding_mask([1, 2], 2, as_attn_mask=True))
+    >>> wrong = sdpa(x, x, x, attn_mask=pad)                    # read as (L, S): no error
+    >>> bool(np.allclose(right[0, 0], x[0, 0, 0]))              # every query sees key 0 only
+    True
+    >>> bool(np.allclose(wrong, right))
+    False
     """
     max_len = check_size(max_len, "max_len")
     arr = np.asarray(lengths)
@@ -122,7 +152,10 @@ def padding_mask(lengths: ArrayLike, max_len: int) -> np.ndarray:
         raise ValueError(
             f"every entry of lengths must be in [0, max_len={max_len}], got lengths {arr.tolist()}"
         )
-    return np.arange(max_len) < arr[:, None]  # (B, max_len)
+    if not isinstance(as_attn_mask, (bool, np.bool_)):
+        raise TypeError(f"as_attn_mask must be a bool (True or False), got {as_attn_mask!r}")
+    mask = np.arange(max_len) < arr[:, None]  # (B, max_len)
+    return mask[:, None, None, :] if as_attn_mask else mask  # (B, 1, 1, max_len) or (B, max_len)
 
 
 def apply_mask_(scores: np.ndarray, mask: np.ndarray | None) -> np.ndarray:

@@ -24,6 +24,34 @@ def _glorot(rng: np.random.Generator, fan_in: int, fan_out: int) -> np.ndarray:
     return rng.uniform(-bound, bound, size=(fan_in, fan_out))
 
 
+def _key_padding_message(key_padding_mask: object, attn_mask: object) -> str:
+    """Why `key_padding_mask` is refused, and the `attn_mask` to pass instead."""
+    kpm = np.asarray(key_padding_mask)
+    index = "" if kpm.ndim == 1 else "[:, None, None, :]"  # (S,) unbatched, or (B, S)
+    kpm_bool = kpm.dtype == np.bool_
+    if kpm_bool:
+        converted = f"~key_padding_mask{index}"  # PyTorch's True = padding -> True = attend
+    else:
+        converted = f"key_padding_mask{index}"  # a float mask is added, in both libraries
+    if attn_mask is not None:  # this package's attn_mask, combined with the padding
+        mask_bool = np.asarray(attn_mask).dtype == np.bool_
+        if mask_bool and kpm_bool:
+            converted = f"attn_mask & {converted}"
+        elif kpm_bool:  # float attn_mask: padding as -inf
+            converted = f"attn_mask + np.where(key_padding_mask{index}, -np.inf, 0.0)"
+        elif mask_bool:  # float key_padding_mask: the bool attn_mask as 0 / -inf
+            converted = f"np.where(attn_mask, 0.0, -np.inf) + {converted}"
+        else:
+            converted = f"attn_mask + {converted}"
+    return (
+        "MultiHeadAttention takes no key_padding_mask: PyTorch's marks padding with True, "
+        "the opposite of this package's masks (True = may attend), so put the padded keys "
+        f"into attn_mask. From PyTorch's key_padding_mask of shape {kpm.shape} and dtype "
+        f"{kpm.dtype}, pass attn_mask={converted}; from the lengths of the sequences, pass "
+        "attn_mask=padding_mask(lengths, S, as_attn_mask=True)"
+    )
+
+
 class MultiHeadAttention:
     r"""Multi-head attention with learned projections, in NumPy.
 
@@ -97,6 +125,13 @@ class MultiHeadAttention:
 
     **Masks** are boolean with True = may attend, as everywhere in this package; PyTorch's
     `nn.MultiheadAttention` uses the opposite polarity for boolean masks.
+
+    **No `key_padding_mask`.** PyTorch's `key_padding_mask` means True = *ignore* (padding),
+    the opposite of this package's masks, so accepting the keyword with either polarity would
+    give a silently wrong answer to someone. Passing it raises a `TypeError` that says what to
+    write instead: the padded keys go into `attn_mask`, as
+    `attn_mask=padding_mask(lengths, S, as_attn_mask=True)` (True = a real token, shape
+    `(B, 1, 1, S)`), or, from PyTorch's mask, `attn_mask=~key_padding_mask[:, None, None, :]`.
 
     References
     ----------
@@ -182,6 +217,7 @@ class MultiHeadAttention:
         is_causal: bool = False,
         need_weights: bool = False,
         average_attn_weights: bool = True,
+        key_padding_mask: None = None,
     ) -> tuple[np.ndarray, np.ndarray | None]:
         """Apply multi-head attention.
 
@@ -202,6 +238,12 @@ class MultiHeadAttention:
             Return the attention weights (otherwise `None` in their place).
         average_attn_weights : bool, default True
             Average the weights over heads: `(B, L, S)`; else `(B, num_heads, L, S)`.
+        key_padding_mask : None
+            **Refused** (`TypeError`) unless None: PyTorch's `key_padding_mask` marks padding
+            with True, the opposite of this package's masks. Pass
+            `attn_mask=padding_mask(lengths, S, as_attn_mask=True)` instead, or convert
+            PyTorch's: `attn_mask=~key_padding_mask[:, None, None, :]` (batched) or
+            `attn_mask=~key_padding_mask` (unbatched); the message says which.
 
         Returns
         -------
@@ -214,12 +256,15 @@ class MultiHeadAttention:
         Raises
         ------
         TypeError
-            If an input is not float16/32/64 or the mask is neither bool nor float.
+            If an input is not float16/32/64, the mask is neither bool nor float, `is_causal`
+            is not a bool, or `key_padding_mask` is given.
         ValueError
             If the inputs are not 2-D or 3-D, their widths do not match `embed_dim`, `kdim`,
             `vdim`, batch sizes or key/value lengths differ, the mask does not broadcast, or
             `attn_mask` is given with `is_causal=True`.
         """
+        if key_padding_mask is not None:
+            raise TypeError(_key_padding_message(key_padding_mask, attn_mask))
         x_q = as_float_array(query, "query")
         x_k = x_q if key is None else as_float_array(key, "key")
         x_v = x_k if value is None else as_float_array(value, "value")

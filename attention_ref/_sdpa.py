@@ -350,7 +350,9 @@ def scaled_dot_product_attention(
     attn_mask : array_like of bool or float, optional
         Broadcastable to the scores' shape `(..., H, L, S)` without enlarging it. **bool:
         True = may attend.** float: added to the scaled scores (use `-np.inf` to forbid).
-        Integer masks are refused.
+        Integer masks are refused. Axes align from the right: a `(B, S)` padding mask is
+        read as `(L, S)` (silently when `B == L`); pass
+        `padding_mask(lengths, S, as_attn_mask=True)`, shape `(B, 1, 1, S)`.
     is_causal : bool, default False
         Apply `causal_mask(L, S)`: query $i$ attends to keys $j \le i$, aligned top-left.
         Cannot be combined with `attn_mask`.
@@ -374,8 +376,8 @@ def scaled_dot_product_attention(
     Raises
     ------
     TypeError
-        If an input is not float16/32/64, the mask is not bool or float, or `scale` is not a
-        real number.
+        If an input is not float16/32/64, the mask is not bool or float, `is_causal` is not a
+        bool, or `scale` is not a real number.
     ValueError
         If E of query and key differ, S of key and value differ, leading dims do not
         broadcast, the mask does not broadcast to `(..., H, L, S)`, `attn_mask` is given with
