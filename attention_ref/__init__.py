@@ -46,10 +46,16 @@ Papers implemented:
 - Dao (2023), *FlashAttention-2: Faster Attention with Better Parallelism and Work
   Partitioning*: the forward pass of `flash_attention`, and the backward pass's
   $D_i = \operatorname{rowsum}(dO_i \circ O_i)$. <https://arxiv.org/abs/2307.08691>
+
+How to cite: `attention_ref.__citation__`, or `python -m attention_ref --cite`, prints the
+BibTeX of the software (for the code and the numbers computed with it, with the version) and of
+the article *Understanding Attention Mechanisms in Transformers* (Jimmy Ding, 2024; for its
+text), both generated from the project's `CITATION.cff`.
 """
 
 from ._additive import additive_attention
 from ._backward import sdpa_backward
+from ._citation import CITATION as __citation__
 from ._flash import flash_attention
 from ._masks import causal_mask, padding_mask
 from ._multihead import MultiHeadAttention
@@ -60,6 +66,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "MultiHeadAttention",
+    "__citation__",
     "__version__",
     "additive_attention",
     "causal_mask",

@@ -4,9 +4,11 @@
   commit, put in `config.extra.provenance` for the footer (overrides/partials/copyright.html).
 - Citation (`attention_ref_site.citation`): the build stops if `CITATION.cff`'s version is not
   `attention_ref.__version__`. A page may hold these markers, replaced while it is built:
-  `<!-- attention-ref:bibtex -->` (a ```bibtex block), `<!-- attention-ref:version -->`,
-  `<!-- attention-ref:provenance -->` (the footer's sentence, with the full commit hash).
-  `CITATION.cff` and `citation.bib` are published at the site's root.
+  `<!-- attention-ref:bibtex -->` (a ```bibtex block: the software, with the commit of the
+  build in a `note` when it is known), `<!-- attention-ref:article-bibtex -->` (the article),
+  `<!-- attention-ref:version -->`, `<!-- attention-ref:provenance -->` (the footer's
+  sentence, with the full commit hash). `CITATION.cff` and `citation.bib` (both entries, as
+  shown) are published at the site's root.
 - Accessibility: Material's search box is a `role="dialog"` without a name; every page's
   gets `aria-label="Search"` (an ARIA dialog needs an accessible name).
 - Publishing: the social image (`attention_ref_site.social`) at `SOCIAL_IMAGE`, its URL in
@@ -34,6 +36,7 @@ SOCIAL_IMAGE = "assets/images/social.png"
 
 MARKERS = {
     "bibtex": "<!-- attention-ref:bibtex -->",
+    "article-bibtex": "<!-- attention-ref:article-bibtex -->",
     "version": "<!-- attention-ref:version -->",
     "provenance": "<!-- attention-ref:provenance -->",
 }
@@ -62,6 +65,7 @@ def on_config(config: MkDocsConfig) -> MkDocsConfig:
     cff_path = root / "CITATION.cff"
     try:
         cff = citation.load(cff_path)
+        citation.article(cff)  # the Cite page shows it: a CITATION.cff without it fails here
     except (OSError, ValueError) as error:
         raise PluginError(f"cannot read the citation: {error}") from error
     built = provenance.collect(root)
@@ -75,7 +79,8 @@ def on_config(config: MkDocsConfig) -> MkDocsConfig:
     _state.clear()
     _state.update(
         cff_text=cff_path.read_bytes(),
-        bibtex=citation.bibtex(cff),
+        bibtex=citation.bibtex(cff, commit=built.commit, dirty=built.dirty),
+        article_bibtex=citation.article_bibtex(cff),
         provenance=built,
         cover=dict(
             title=str(home_meta.get("title") or config.site_name),
@@ -107,7 +112,7 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
     )
     generated = {
         "CITATION.cff": _state["cff_text"],
-        "citation.bib": _state["bibtex"].encode(),
+        "citation.bib": f"{_state['bibtex']}\n{_state['article_bibtex']}".encode(),
         "robots.txt": robots.encode(),
         SOCIAL_IMAGE: social.cover_png(**_state["cover"]),
     }
@@ -122,6 +127,7 @@ def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Fil
     built: provenance.Provenance = _state["provenance"]
     replacements = {
         "bibtex": f"```bibtex\n{_state['bibtex']}```",
+        "article-bibtex": f"```bibtex\n{_state['article_bibtex']}```",
         "version": built.version,
         "provenance": built.text(full_commit=True),
     }

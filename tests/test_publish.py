@@ -387,15 +387,33 @@ def test_cff_agrees_with_pyproject() -> None:
 
 
 def test_readme_bibtex_is_generated_from_cff() -> None:
-    in_readme = citation.readme_bibtex(README.read_text(encoding="utf-8"))
-    assert in_readme is not None, (
-        f"README.md needs a ```bibtex block under {citation.README_MARKER}"
+    """The README offers both citations, the software's and the article's, as generated."""
+    cff = citation.load(CFF)
+    readme = README.read_text(encoding="utf-8")
+    for marker, expected in (
+        (citation.README_MARKER, citation.bibtex(cff)),
+        (citation.README_ARTICLE_MARKER, citation.article_bibtex(cff)),
+    ):
+        in_readme = citation.readme_bibtex(readme, marker)
+        assert in_readme is not None, f"README.md needs a ```bibtex block under {marker}"
+        assert in_readme == expected, (
+            "README.md's BibTeX differs from CITATION.cff: "
+            "run python -m attention_ref_site.citation --write"
+        )
+    assert "CITATION.cff" in readme
+    assert "python -m attention_ref --cite" in readme
+
+
+def test_citation_check_command_agrees() -> None:
+    """`--check` (what a contributor runs) passes on the committed files."""
+    done = subprocess.run(
+        [sys.executable, "-m", "attention_ref_site.citation", "--check"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
     )
-    assert in_readme == citation.bibtex(citation.load(CFF)), (
-        "README.md's BibTeX differs from CITATION.cff: "
-        "run python -m attention_ref_site.citation --write-readme"
-    )
-    assert "CITATION.cff" in README.read_text(encoding="utf-8")
+    assert done.returncode == 0, done.stderr
 
 
 def test_bibtex_generator() -> None:
@@ -434,28 +452,38 @@ def test_cffconvert_agrees_on_title_and_year() -> None:
     assert ours["year"] == theirs["year"]
 
 
-def _cite_page_bibtex(site: Path) -> str:
+def _cite_page_bibtex(site: Path) -> list[str]:
     page = (site / "cite" / "index.html").read_text()
     blocks = [
         html.unescape(re.sub(r"<[^>]+>", "", body))
         for body in re.findall(r"<pre[^>]*>(.*?)</pre>", page, re.DOTALL)
     ]
     entries = [b for b in blocks if b.lstrip().startswith("@")]
-    assert len(entries) == 1, f"the Cite page should show one BibTeX entry, found {len(entries)}"
-    return entries[0]
+    assert len(entries) == 2, f"the Cite page should show two BibTeX entries, found {entries}"
+    return entries
 
 
 def test_cite_page_bibtex_parses_and_carries_the_version(site: Path) -> None:
-    shown = _cite_page_bibtex(site)
-    kind, key, fields = parse_bibtex(shown)
+    software, article = _cite_page_bibtex(site)
+    kind, key, fields = parse_bibtex(software)
     assert kind == "software" and key == citation.BIBTEX_KEY
     assert fields["version"] == attention_ref.__version__
     cff = citation.load(CFF)
     assert _plain(fields["title"]) == cff["title"]
     assert fields["year"] == str(cff["date-released"])[:4]
-    # the page, the published citation.bib and the generator agree, and so does the README
-    assert shown == citation.bibtex(cff)
-    assert (site / "citation.bib").read_text() == shown
+    # the commit the site was built from, as in the footer (none outside a git checkout)
+    built = provenance.collect(ROOT)
+    if built.commit:
+        assert fields["note"].startswith(f"commit {built.commit}")
+    # the article, by its author
+    kind, key, fields = parse_bibtex(article)
+    assert (kind, key) == ("online", "ding2024understanding")
+    assert fields["author"] == "Ding, Jimmy" and fields["date"] == "2024-03-20"
+    assert _plain(fields["title"]) == "Understanding Attention Mechanisms in Transformers"
+    # the page, the published citation.bib and the generator agree
+    assert software == citation.bibtex(cff, commit=built.commit, dirty=built.dirty)
+    assert article == citation.article_bibtex(cff)
+    assert (site / "citation.bib").read_text() == f"{software}\n{article}"
     assert (site / "CITATION.cff").read_bytes() == CFF.read_bytes()
 
 
