@@ -106,7 +106,7 @@ def _gqa_hint(query: np.ndarray, key: np.ndarray, value: np.ndarray) -> str:
     if min(query.ndim, key.ndim, value.ndim) < 3:
         return ""
     H, Hkv = query.shape[-3], key.shape[-3]
-    if value.shape[-3] != Hkv or Hkv < 2 or H % Hkv:
+    if value.shape[-3] != Hkv or Hkv < 2 or H <= Hkv or H % Hkv:
         return ""
     try:
         np.broadcast_shapes(query.shape[:-3], key.shape[:-3], value.shape[:-3])

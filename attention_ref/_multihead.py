@@ -217,7 +217,7 @@ class MultiHeadAttention:
         is_causal: bool = False,
         need_weights: bool = False,
         average_attn_weights: bool = True,
-        key_padding_mask: None = None,
+        key_padding_mask: ArrayLike | None = None,
     ) -> tuple[np.ndarray, np.ndarray | None]:
         """Apply multi-head attention.
 
@@ -231,14 +231,16 @@ class MultiHeadAttention:
             Defaults to `key`.
         attn_mask : array_like of bool or float, optional
             Broadcastable to `(B, num_heads, L, S)` (`(num_heads, L, S)` unbatched).
-            bool: True = may attend. float: added to the scaled scores.
+            bool: True = may attend. float: added to the scaled scores. For padded keys pass
+            `padding_mask(lengths, S, as_attn_mask=True)`, shape `(B, 1, 1, S)`: a `(B, S)`
+            mask is read as `(L, S)` (silently when `B == L`).
         is_causal : bool, default False
             Apply the top-left causal mask; cannot be combined with `attn_mask`.
         need_weights : bool, default False
             Return the attention weights (otherwise `None` in their place).
         average_attn_weights : bool, default True
             Average the weights over heads: `(B, L, S)`; else `(B, num_heads, L, S)`.
-        key_padding_mask : None
+        key_padding_mask : array_like, optional
             **Refused** (`TypeError`) unless None: PyTorch's `key_padding_mask` marks padding
             with True, the opposite of this package's masks. Pass
             `attn_mask=padding_mask(lengths, S, as_attn_mask=True)` instead, or convert

@@ -179,11 +179,19 @@ def test_gqa_hint_on_flash_and_backward(call):
         ((2, 3, 3, 4), (2, 2, 5, 4)),  # 3 is not a multiple of 2: GQA would not help
         ((2, 8, 3, 4), (3, 2, 5, 4)),  # the batch dims do not broadcast either
         ((8, 3, 4), (2, 3, 5, 4)),  # more key dims: dim -3 of key is not its heads
+        ((2, 0, 3, 4), (2, 2, 5, 4)),  # no query heads at all
     ],
 )
 def test_gqa_hint_only_when_the_flag_would_help(q_shape, kv_shape):
     with pytest.raises(ValueError) as info:
         scaled_dot_product_attention(np.ones(q_shape), np.ones(kv_shape), np.ones(kv_shape))
+    assert "enable_gqa" not in str(info.value)
+
+
+def test_gqa_hint_not_for_unbatched_shapes():
+    # query without heads, key and value with different batch dims: nothing to do with GQA
+    with pytest.raises(ValueError) as info:
+        scaled_dot_product_attention(np.ones((3, 4)), np.ones((2, 5, 4)), np.ones((3, 5, 6)))
     assert "enable_gqa" not in str(info.value)
 
 
