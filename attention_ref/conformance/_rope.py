@@ -227,7 +227,9 @@ def _explain(fn_out: np.ndarray, x: np.ndarray, case: _Case, tol: float) -> tupl
 def _name(fn: object) -> str:
     qualname = getattr(fn, "__qualname__", None) or type(fn).__name__ + "()"
     module = getattr(fn, "__module__", None)
-    return qualname if module in (None, "__main__") else f"{module}.{qualname}"
+    if module in (None, "__main__") or module.startswith("_"):
+        return qualname  # a script, a notebook, or code executed by a tool
+    return f"{module}.{qualname}"
 
 
 def rope_check(fn: Callable[..., object], *, seed: int = 0) -> Report:
