@@ -122,7 +122,18 @@ def alibi_bias(heads: int, seq_len: int) -> np.ndarray:
     return np.where(j <= i, bias, -np.inf)
 
 
-def forward(params: Params, batch: Batch, scheme: str, heads: int = HEADS) -> tuple[float, dict]:
+def forward(
+    params: Params,
+    batch: Batch,
+    scheme: str,
+    heads: int = HEADS,
+    *,
+    rope_scale: float = 1.0,
+    rope_base: float = 10000.0,
+) -> tuple[float, dict]:
+    """The loss and what the backward pass needs. `rope_scale` and `rope_base` change RoPE's
+    angles at evaluation (position interpolation divides the positions by `rope_scale`;
+    NTK-aware scaling raises `rope_base`); training uses the defaults."""
     x = batch.tokens  # (B, T)
     T = x.shape[1]
     h = params["embed"][x]  # (B, T, D)
@@ -133,10 +144,10 @@ def forward(params: Params, batch: Batch, scheme: str, heads: int = HEADS) -> tu
     q = _split(h @ params["w_q"], heads)  # (B, H, T, E)
     k = _split(h @ params["w_k"], heads)
     v = _split(h @ params["w_v"], heads)
-    positions = np.arange(T)
+    positions = np.arange(T) / rope_scale
     if scheme == "rope":
-        q = ar.rotary_embedding(q, positions)
-        k = ar.rotary_embedding(k, positions)
+        q = ar.rotary_embedding(q, positions, base=rope_base)
+        k = ar.rotary_embedding(k, positions, base=rope_base)
     if scheme == "alibi":
         mask = {"attn_mask": alibi_bias(heads, T)}
     else:
@@ -148,6 +159,7 @@ def forward(params: Params, batch: Batch, scheme: str, heads: int = HEADS) -> tu
     d_logits = np.zeros_like(logits)
     d_logits[:, K:] = d_scored
     cache = {"x": x, "h": h, "q": q, "k": k, "v": v, "o": o, "mask": mask, "heads": heads}
+    cache |= {"positions": positions, "rope_base": rope_base}
     return loss, cache | {"logits": logits, "d_logits": d_logits, "scheme": scheme}
 
 
@@ -157,9 +169,9 @@ def backward(params: Params, cache: dict) -> Params:
     d_out = _split(d_logits @ params["w_out"].T, heads)  # (B, H, T, E)
     d_q, d_k, d_v = ar.sdpa_backward(d_out, cache["q"], cache["k"], cache["v"], **cache["mask"])
     if cache["scheme"] == "rope":  # back through the rotation: rotate by -position
-        positions = np.arange(h.shape[1])
-        d_q = ar.rotary_embedding(d_q, -positions)
-        d_k = ar.rotary_embedding(d_k, -positions)
+        positions, base = -cache["positions"], cache["rope_base"]
+        d_q = ar.rotary_embedding(d_q, positions, base=base)
+        d_k = ar.rotary_embedding(d_k, positions, base=base)
     d_q, d_k, d_v = _merge(d_q), _merge(d_k), _merge(d_v)  # (B, T, D) each
     grads["w_q"] = linear_grads(h, d_q)
     grads["w_k"] = linear_grads(h, d_k)
@@ -177,12 +189,13 @@ def loss_and_grads(params: Params, batch: Batch, scheme: str, heads: int = HEADS
     return loss, backward(params, cache)
 
 
-def accuracy(params: Params, scheme: str, test: Batch) -> float:
-    """The fraction of answers (every sequence, every t >= K) that the model gets right."""
+def accuracy(params: Params, scheme: str, test: Batch, **rope: float) -> float:
+    """The fraction of answers (every sequence, every t >= K) that the model gets right;
+    `rope` is passed on to `forward` (`rope_scale`, `rope_base`)."""
     right = []
     for start in range(0, len(test.tokens), EVAL_BATCH):
         part = Batch(*(field[start : start + EVAL_BATCH] for field in test))
-        _, cache = forward(params, part, scheme)
+        _, cache = forward(params, part, scheme, **rope)
         right.append(cache["logits"][:, K:].argmax(axis=-1) == part.targets)
     return float(np.concatenate(right).mean())
 
