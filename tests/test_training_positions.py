@@ -63,3 +63,21 @@ def test_deterministic():
     for name in a.params:
         assert np.array_equal(a.params[name], b.params[name])
     assert a.accuracy == b.accuracy
+
+
+def test_gradients_with_scaled_rope(rng):
+    # position interpolation and another base: the backward pass rotates back by the same
+    # (scaled) angles
+    batch = positions.make_batch(rng, 2, seq_len=5)
+    params = _generic(positions.init(rng, "rope", heads=2, head_dim=2), rng)
+    kw = {"rope_scale": 2.5, "rope_base": 500.0}
+    _, cache = positions.forward(params, batch, "rope", heads=2, **kw)
+    grads = positions.backward(params, cache)
+    _check_gradients(params, lambda p: positions.forward(p, batch, "rope", heads=2, **kw)[0], grads)
+
+
+def test_rope_scaling_changes_only_rope():
+    trained = positions.train_model.__wrapped__("learned", steps=2)
+    test = positions.test_set(0, 16)
+    plain = positions.accuracy(trained.params, "learned", test)
+    assert positions.accuracy(trained.params, "learned", test, rope_scale=4.0) == plain
