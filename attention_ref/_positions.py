@@ -78,7 +78,7 @@ def rotary_embedding(
 ) -> np.ndarray:
     r"""Rotary position embedding (RoPE): rotate feature pairs by an angle proportional to position.
 
-    Row $l$ of `x` sits at position $m = $ `positions[l]`. Its features are grouped into
+    Row $l$ of `x` sits at position $m$, given by `positions[l]`. Its features are grouped into
     $R/2$ pairs $(a_i, b_i)$, and pair $i$ is rotated by the angle $m\,\theta_i$:
 
     $$

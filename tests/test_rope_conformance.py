@@ -123,3 +123,10 @@ def test_cli_rope_in_process(capsys):
     assert "does conform" not in capsys.readouterr().out
     assert main(["--rope", "tests.rope_impls:float32_angles", "--seed", "3"]) == 1
     assert "float32" in capsys.readouterr().out
+
+
+def test_report_names_the_function():
+    namespace = {"__name__": "_code_block_session"}  # how markdown-exec runs a page's code
+    exec("def my_rope(x, positions=None, **kw):\n    return x", namespace)
+    assert rope_check(namespace["my_rope"]).implementation == "my_rope"
+    assert rope_check(rope_impls.correct).implementation == "rope_impls.correct"
