@@ -46,6 +46,10 @@ Papers implemented:
 - Dao (2023), *FlashAttention-2: Faster Attention with Better Parallelism and Work
   Partitioning*: the forward pass of `flash_attention`, and the backward pass's
   $D_i = \operatorname{rowsum}(dO_i \circ O_i)$. <https://arxiv.org/abs/2307.08691>
+- Su et al. (2021), *RoFormer: Enhanced Transformer with Rotary Position Embedding*:
+  `rotary_embedding`. <https://arxiv.org/abs/2104.09864>
+- Press, Smith and Lewis (2022), *Train Short, Test Long: Attention with Linear Biases Enables
+  Input Length Extrapolation*: `alibi_slopes`. <https://arxiv.org/abs/2108.12409>
 
 How to cite: `attention_ref.__citation__`, or `python -m attention_ref --cite`, prints the
 BibTeX of the software (for the code and the numbers computed with it, with the version) and of
@@ -59,6 +63,7 @@ from ._citation import CITATION as __citation__
 from ._flash import flash_attention
 from ._masks import causal_mask, padding_mask
 from ._multihead import MultiHeadAttention
+from ._positions import alibi_slopes, rotary_embedding, sinusoidal_positions
 from ._sdpa import scaled_dot_product_attention
 from ._softmax import softmax
 
@@ -69,10 +74,13 @@ __all__ = [
     "__citation__",
     "__version__",
     "additive_attention",
+    "alibi_slopes",
     "causal_mask",
     "flash_attention",
     "padding_mask",
+    "rotary_embedding",
     "scaled_dot_product_attention",
     "sdpa_backward",
+    "sinusoidal_positions",
     "softmax",
 ]

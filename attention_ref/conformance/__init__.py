@@ -43,5 +43,6 @@ from ._check import check
 from ._cli import main
 from ._conventions import CONVENTIONS
 from ._report import CaseResult, Report
+from ._rope import ROPE_CONVENTIONS, rope_check
 
-__all__ = ["CONVENTIONS", "CaseResult", "Report", "check", "main"]
+__all__ = ["CONVENTIONS", "ROPE_CONVENTIONS", "CaseResult", "Report", "check", "main", "rope_check"]

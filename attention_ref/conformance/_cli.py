@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 
 from ._battery import DTYPES
 from ._check import check, dtype_names
+from ._rope import rope_check
 
 DESCRIPTION = """\
 Check an attention implementation against attention_ref and name the conventions that
@@ -58,6 +59,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the inputs (default: 0)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument(
+        "--rope",
+        action="store_true",
+        help="TARGET is a rotary embedding, fn(x, positions, base=, rotary_dim=, interleaved=): "
+        "check it against attention_ref.rotary_embedding instead (rope_check)",
+    )
     try:
         args = parser.parse_args(argv)
     except SystemExit as exit_:  # --help (0) or a usage error (2): a status, not an exit
@@ -70,6 +77,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ImportError, AttributeError, TypeError, ValueError) as error:
         print(f"{parser.prog}: error: {type(error).__name__}: {error}", file=sys.stderr)
         return 2
-    report = check(fn, dtypes=dtypes, backward=backward, seed=args.seed)
+    if args.rope:
+        report = rope_check(fn, seed=args.seed)
+    else:
+        report = check(fn, dtypes=dtypes, backward=backward, seed=args.seed)
     print(report.to_json() if args.json else report)
     return 0 if report.ok else 1
