@@ -291,7 +291,8 @@ def flash_attention(
     The kernel (`flash_head` in `attention_ref._flash`) tiles queries as well as keys, stores
     the state under the papers' names (`m`, `l`, `acc`) and makes a few choices for speed:
     scores in base 2 (`exp2`), the shift $-m_i$ folded into the matrix product, and lazy
-    rescaling (the shift moves only when a block's maximum exceeds it by a factor $2^8$). None
+    rescaling (the shift moves only when a block's maximum exceeds it by more than `TAU` = 16
+    in base-2 units, so no exponential exceeds $2^{16}$). None
     of these change the result beyond float rounding. `online_softmax_attention` in the same
     module is the recurrence written plainly.
 
