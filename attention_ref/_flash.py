@@ -313,7 +313,8 @@ def flash_attention(
 
     >>> import numpy as np
     >>> from attention_ref import flash_attention
-    >>> q = np.zeros((2, 2)); k = np.ones((3, 2)); v = np.array([[1.0], [2.0], [6.0]])
+    >>> q, k = np.zeros((2, 2)), np.ones((3, 2))
+    >>> v = np.array([[1.0], [2.0], [6.0]])
     >>> flash_attention(q, k, v, block_size=2).tolist()
     [[3.0], [3.0]]
     >>> flash_attention(q, k, v, is_causal=True, block_size=1).tolist()
@@ -329,7 +330,8 @@ def flash_attention(
 
     >>> from attention_ref import scaled_dot_product_attention
     >>> rng = np.random.default_rng(0)
-    >>> q, k, v = rng.normal(size=(2, 5, 4)), rng.normal(size=(2, 7, 4)), rng.normal(size=(2, 7, 3))
+    >>> q, k = rng.normal(size=(2, 5, 4)), rng.normal(size=(2, 7, 4))
+    >>> v = rng.normal(size=(2, 7, 3))
     >>> bool(np.allclose(flash_attention(q, k, v, block_size=3),
     ...                  scaled_dot_product_attention(q, k, v)))
     True

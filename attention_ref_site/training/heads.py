@@ -148,7 +148,8 @@ def backward(params: Params, cache: dict) -> Params:
     d_merged = np.zeros((B, L, H * E))
     d_merged[:, K:] = d_concat  # the first half's outputs were not read: zero gradient
     d_out = split_heads(d_merged, H)  # (B, H, L, E)
-    d_q, d_k, d_v = ar.sdpa_backward(d_out, cache["q"], cache["k"], cache["v"], is_causal=True)
+    q, k, v = cache["q"], cache["k"], cache["v"]
+    d_q, d_k, d_v = ar.sdpa_backward(d_out, q, k, v, is_causal=True)
     d_q, d_k, d_v = merge_heads(d_q), merge_heads(d_k), merge_heads(d_v)  # (B, L, D) each
     h = cache["h"]
     grads["w_q"] = linear_grads(h, d_q)
