@@ -1,5 +1,5 @@
-# The loss L = sum(O * dO) has gradient exactly the vector-Jacobian product for
-# dO.
+# The loss L = sum(O * dO) has, as its gradient, exactly the vector-Jacobian
+# product for dO.
 q, k = rng.standard_normal((3, 4)), rng.standard_normal((5, 4))
 v = rng.standard_normal((5, 2))
 mask = np.ones((3, 5), dtype=bool)

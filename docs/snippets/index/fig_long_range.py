@@ -3,7 +3,9 @@ ax.plot(distances, attn_influence, label="attention")
 ax.plot(distances, rnn_influence, label="tanh RNN")
 ax.set(xscale="log", yscale="log", xlabel="distance n")
 ax.set_ylabel("norm of d(output)/d(input n back)")
-ax.legend()
+low = int(np.floor(np.log10(rnn_influence.min()) / 50)) * 50  # ticks every 50 decades
+ax.set_yticks([10.0**e for e in range(low, 1, 50)])
+ax.legend(loc="lower left")
 fig.tight_layout()
 assert np.ptp(attn_influence) < 1e-12 * attn_influence[0]
 assert rnn_influence[-1] < 1e-6 * attn_influence[0] < rnn_influence[0]

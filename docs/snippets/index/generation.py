@@ -21,8 +21,8 @@ others = [t for t in range(10) if logits([*tokens[:2], t])[-1].argmax() != token
 print("tokens at position 2 that change token 3:", others)
 assert others  # so step 3 cannot start before step 2 has finished
 
-# Training (and prefill) see the whole sequence: one causal pass gives every
-# prediction.
+# Training (and prefill) see the whole sequence: one causal pass gives
+# every prediction at once.
 all_at_once = logits(tokens).argmax(axis=-1)  # (L,)
 print("predictions of one pass:        ", all_at_once[:-1].tolist())
 assert all_at_once[:-1].tolist() == tokens[1:]

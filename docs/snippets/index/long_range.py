@@ -1,8 +1,7 @@
-# One query looks at T = 1001 inputs, which serve as both keys and values: 999 random
-# "fillers", a "needle" that points the same way as the query, and the query's own
-# token
-# (last). The needle is placed n positions before the query, for every n from 1 to
-# 1000.
+# One query looks at T = 1001 inputs, which serve as both keys and values:
+# 999 random "fillers", a "needle" that points the same way as the query, and
+# the query's own token (last). The needle is placed n positions before the
+# query, for every n from 1 to 1000.
 E, T = 16, 1001
 query = rng.standard_normal((1, E))
 needle = 3 * query
