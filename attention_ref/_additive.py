@@ -88,7 +88,8 @@ def additive_attention(
     >>> import numpy as np
     >>> from attention_ref import additive_attention
     >>> rng = np.random.default_rng(0)
-    >>> wq, wk, v = rng.normal(size=(3, 4)), rng.normal(size=(2, 4)), rng.normal(size=4)
+    >>> wq, wk = rng.normal(size=(3, 4)), rng.normal(size=(2, 4))
+    >>> v = rng.normal(size=4)
     >>> q, k = rng.normal(size=(5, 3)), rng.normal(size=(1, 2))
     >>> additive_attention(q, k, np.array([[7.0, 8.0]]), wq, wk, v).tolist()
     [[7.0, 8.0], [7.0, 8.0], [7.0, 8.0], [7.0, 8.0], [7.0, 8.0]]
@@ -96,7 +97,8 @@ def additive_attention(
     With `v = 0` every score is 0, so the weights are uniform and the values are averaged:
 
     >>> values = np.array([[1.0], [2.0], [6.0]])
-    >>> additive_attention(q, np.ones((3, 2)), values, wq, wk, np.zeros(4))[0].tolist()
+    >>> keys = np.ones((3, 2))
+    >>> additive_attention(q, keys, values, wq, wk, np.zeros(4))[0].tolist()
     [3.0]
     """
     arrays = {

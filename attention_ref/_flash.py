@@ -291,7 +291,8 @@ def flash_attention(
     The kernel (`flash_head` in `attention_ref._flash`) tiles queries as well as keys, stores
     the state under the papers' names (`m`, `l`, `acc`) and makes a few choices for speed:
     scores in base 2 (`exp2`), the shift $-m_i$ folded into the matrix product, and lazy
-    rescaling (the shift moves only when a block's maximum exceeds it by a factor $2^8$). None
+    rescaling (the shift moves only when a block's maximum exceeds it by more than `TAU` = 16
+    in base-2 units, so no exponential exceeds $2^{16}$). None
     of these change the result beyond float rounding. `online_softmax_attention` in the same
     module is the recurrence written plainly.
 
@@ -312,7 +313,8 @@ def flash_attention(
 
     >>> import numpy as np
     >>> from attention_ref import flash_attention
-    >>> q = np.zeros((2, 2)); k = np.ones((3, 2)); v = np.array([[1.0], [2.0], [6.0]])
+    >>> q, k = np.zeros((2, 2)), np.ones((3, 2))
+    >>> v = np.array([[1.0], [2.0], [6.0]])
     >>> flash_attention(q, k, v, block_size=2).tolist()
     [[3.0], [3.0]]
     >>> flash_attention(q, k, v, is_causal=True, block_size=1).tolist()
@@ -328,7 +330,8 @@ def flash_attention(
 
     >>> from attention_ref import scaled_dot_product_attention
     >>> rng = np.random.default_rng(0)
-    >>> q, k, v = rng.normal(size=(2, 5, 4)), rng.normal(size=(2, 7, 4)), rng.normal(size=(2, 7, 3))
+    >>> q, k = rng.normal(size=(2, 5, 4)), rng.normal(size=(2, 7, 4))
+    >>> v = rng.normal(size=(2, 7, 3))
     >>> bool(np.allclose(flash_attention(q, k, v, block_size=3),
     ...                  scaled_dot_product_attention(q, k, v)))
     True

@@ -429,10 +429,12 @@ def scaled_dot_product_attention(
 
     Equal scores average the values; the first causal row equals `v[0]`:
 
-    >>> q = np.zeros((2, 2)); k = np.ones((2, 2)); v = np.array([[1.0, 0.0], [3.0, 2.0]])
+    >>> q, k = np.zeros((2, 2)), np.ones((2, 2))
+    >>> v = np.array([[1.0, 0.0], [3.0, 2.0]])
     >>> scaled_dot_product_attention(q, k, v).tolist()
     [[2.0, 1.0], [2.0, 1.0]]
-    >>> out, w = scaled_dot_product_attention(q, k, v, is_causal=True, return_weights=True)
+    >>> out, w = scaled_dot_product_attention(q, k, v, is_causal=True,
+    ...                                       return_weights=True)
     >>> out.tolist(), w.tolist()
     ([[1.0, 0.0], [2.0, 1.0]], [[1.0, 0.0], [0.5, 0.5]])
 

@@ -11,9 +11,12 @@ are what a reader porting code gets wrong:
   ``out_proj.weight.T = w_o``, a per-head mask is ``(B * H, L, S)``, and ``is_causal`` is only
   a hint that needs the causal ``attn_mask`` as well.
 - Fully masked rows (observed with torch 2.13.0): F.scaled_dot_product_attention gives 0
-  (its math backend uses a "safe softmax" since torch 2.5; older versions gave NaN), while
-  nn.MultiheadAttention with ``need_weights=True`` gives NaN in the output and the weights.
-  attention_ref gives 0 weights, 0 attention output and so ``b_o`` after the projection.
+  (its math backend uses a "safe softmax" since torch 2.5; older versions gave NaN).
+  nn.MultiheadAttention depends on ``need_weights``: with ``need_weights=True`` (its default)
+  it computes the weights itself and gives NaN in the output and the weights; with
+  ``need_weights=False`` it calls SDPA, whose heads give 0, so the layer outputs
+  ``out_proj.bias`` (``b_o``). attention_ref gives 0 weights, 0 attention output and so
+  ``b_o`` after the projection, whatever ``need_weights`` is.
 """
 
 from __future__ import annotations
@@ -285,3 +288,26 @@ def test_mha_fully_masked_row(rng):
     rows = np.arange(7) != 3
     _close(out[:, rows], out_t[:, rows])
     _close(weights[:, rows], weights_t[:, rows])
+
+
+@pytest.mark.parametrize("cross", [False, True], ids=["self", "cross"])
+@pytest.mark.parametrize("training", [False, True], ids=["eval", "train"])
+def test_mha_fully_masked_row_without_weights(rng, cross, training):
+    """need_weights=False: torch goes through SDPA's safe softmax, so the masked row's heads
+    give zeros and the layer outputs out_proj.bias, attention_ref's answer. Checked for
+    self-attention (query is key is value: eligible for torch's fused fast path in eval mode)
+    and cross-attention (never eligible), in eval and train mode (dropout 0)."""
+    ours, theirs = _pair(rng, 12, 3)
+    theirs.train(training)
+    x = rng.normal(size=(2, 7, 12))
+    memory = rng.normal(size=(2, 7, 12)) if cross else x
+    allowed = np.ones((7, 7), dtype=bool)
+    allowed[3] = False
+    out, _ = ours(x, memory, attn_mask=allowed)
+    out_t, weights_t = _torch_mha(theirs, x, memory, memory, attn_mask=~allowed, need_weights=False)
+    assert weights_t is None
+    assert not np.isnan(out_t).any()
+    np.testing.assert_allclose(
+        out_t[:, 3], np.broadcast_to(ours.b_o, (2, 12)), rtol=1e-15, atol=1e-15
+    )
+    _close(out, out_t)  # every row, the fully masked one included

@@ -244,3 +244,26 @@ def test_heatmaps_fit_the_text_column():
     width_pt = float(re.search(r'<svg[^>]*\swidth="([\d.]+)pt"', html).group(1))
     assert width_pt <= plots.MAX_WIDTH * 72  # drawn at its natural size, never scaled down
     assert "0.08" not in html  # cells this small carry no printed values
+
+
+def test_heads_curve_does_not_change_the_training():
+    """`curve=False` (the page's extra seeds) skips the evaluations, not any training step."""
+    with_curve = heads.train_model.__wrapped__(2, seed=3, steps=20)
+    without = heads.train_model.__wrapped__(2, seed=3, steps=20, curve=False)
+    for name in with_curve.params:
+        np.testing.assert_array_equal(with_curve.params[name], without.params[name], name)
+    assert without.history["loss"] == with_curve.history["loss"]
+
+
+def test_heads_silenced_accuracy(rng):
+    """Silencing a head equals the model's own forward pass with that head's output zeroed
+    (here: its value projection's columns set to zero, so the head outputs zeros)."""
+    batch = heads.make_batch(rng, 16)
+    params = _generic(heads.init(rng, heads=2, width=8), rng)
+    for head in (0, 1):
+        muted = {name: value.copy() for name, value in params.items()}
+        muted["w_v"][:, head * 4 : (head + 1) * 4] = 0.0  # head `head` now outputs zeros
+        want = heads.metrics(muted, batch, 2)
+        got = heads.silenced_accuracy(params, batch, head)
+        assert got["previous"] == want["previous_accuracy"]
+        assert got["match"] == want["match_accuracy"]

@@ -100,7 +100,8 @@ def check(
     >>> from attention_ref.conformance import check
     >>> check(attention_ref.scaled_dot_product_attention).ok
     True
-    >>> check(attention_ref.flash_attention, backward=attention_ref.sdpa_backward).ok
+    >>> from attention_ref import flash_attention, sdpa_backward
+    >>> check(flash_attention, backward=sdpa_backward).ok
     True
 
     An implementation that reads a boolean mask as True = masked (as `nn.MultiheadAttention`
@@ -109,7 +110,8 @@ def check(
     >>> def inverted(q, k, v, attn_mask=None, is_causal=False, scale=None):
     ...     if attn_mask is not None and attn_mask.dtype == bool:
     ...         attn_mask = ~attn_mask
-    ...     return attention_ref.scaled_dot_product_attention(q, k, v, attn_mask, is_causal, scale)
+    ...     return attention_ref.scaled_dot_product_attention(
+    ...         q, k, v, attn_mask, is_causal, scale)
     >>> report = check(inverted)
     >>> report.ok, [r.name for r in report.failures]
     (False, ['bool mask', 'fully masked bool'])

@@ -156,7 +156,7 @@ def forward_rnn(params: Params, batch: Batch) -> tuple[float, dict]:
 
 
 def backward_rnn(params: Params, cache: dict) -> Params:
-    """Backpropagation through time: the forward loop run backwards, accumulating."""
+    """Backpropagation through time: the forward loop, run backwards."""
     x, states, d_logits = cache["x"], cache["states"], cache["d_logits"]
     grads = {
         "w_out": states[-1].T @ d_logits,

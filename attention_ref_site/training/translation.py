@@ -144,12 +144,13 @@ def forward(params: Params, data: Data) -> tuple[float, dict]:
     out, probs = ar.scaled_dot_product_attention(q, k, v, return_weights=True)  # (B, L, D)
     logits = out @ params["w_out"] + params["b_out"]  # (B, L, Vt)
     loss, d_logits = cross_entropy(logits, data.target)
-    cache = {"src": src, "h": h, "q": q, "k": k, "v": v, "out": out, "d_logits": d_logits}
+    cache = {"src": src, "h": h, "q": q, "k": k, "v": v, "out": out}
+    cache["d_logits"] = d_logits
     return loss, cache | {"probs": probs, "logits": logits}
 
 
 def backward(params: Params, cache: dict) -> Params:
-    """The gradient of the loss for every parameter, the forward pass read backwards."""
+    """Every parameter's gradient: the forward pass, read backwards."""
     d_logits, out, h = cache["d_logits"], cache["out"], cache["h"]
     grads = {
         "w_out": linear_grads(out, d_logits),  # (D, Vt)

@@ -6,6 +6,16 @@
 // resolved by getComputedStyle) all come out the same way.
 async () => {
   await document.fonts.ready; // the math font: boxes are measured as the reader sees them
+  // Collapsible blocks (<details>: the article's expansions, long listings) are measured
+  // open, so that what is inside them is checked too; how they were when the page loaded
+  // is recorded first. The full-page screenshot then shows them open as well.
+  const details = [...document.querySelectorAll(".md-typeset details")].map((d) => ({
+    summary: (d.querySelector("summary")?.textContent || "").replace(/\s+/g, " ").trim(),
+    open: d.open,
+    source: d.classList.contains("mkdocstrings-source"),
+  }));
+  for (const d of document.querySelectorAll(".md-typeset details")) d.open = true;
+  await new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)));
   const MATHML = "http://www.w3.org/1998/Math/MathML";
   const RAW_TEX = ["\\frac", "\\sqrt", "\\operatorname", "\\mathbb", "$$"];
   const NOT_PROSE = "pre, code, script, style, noscript, textarea, math, svg, title";
@@ -255,6 +265,17 @@ async () => {
   const withoutCopy = codeBlocks
     .filter((code) => !code.parentElement.querySelector("button[data-clipboard-target]"))
     .map((code) => label(code));
+  // A code block wider than the text column scrolls sideways: scrollWidth > clientWidth.
+  // The API reference's collapsed source listings (mkdocstrings' "Source code in ...") are
+  // the one exception the site allows.
+  const overflowing = codeBlocks
+    .filter((code) => !code.closest("details.mkdocstrings-source"))
+    .filter((code) => code.scrollWidth > code.clientWidth)
+    .map((code) => {
+      const longest = code.textContent.split("\n").reduce((a, b) => (b.length > a.length ? b : a), "");
+      return `${label(code)}: ${code.scrollWidth} px wide in ${code.clientWidth} px; ` +
+        `longest line (${longest.length} characters): ${JSON.stringify(longest.slice(0, 100))}`;
+    });
 
   return {
     title: document.title,
@@ -270,5 +291,7 @@ async () => {
     ids: ids.concat(names),
     codeBlocks: codeBlocks.length,
     withoutCopy,
+    overflowing,
+    details,
   };
 }

@@ -6,6 +6,7 @@ measured then. A page that fails a test names the page, the scheme and what is w
 
 from __future__ import annotations
 
+import html
 import struct
 from pathlib import Path
 from typing import Any
@@ -145,6 +146,62 @@ def test_code_blocks_have_copy_buttons(visitor: Any, scheme: str, page_path: str
         f"{_where(visit)}: {len(facts['withoutCopy'])} of {facts['codeBlocks']} code blocks "
         "have no copy button:\n" + "\n".join(facts["withoutCopy"])
     )
+
+
+# Pages whose code blocks still overflow, each with its owner's issue. strict=True: the
+# test fails as soon as a page fits, so that its entry is removed then.
+OVERFLOW_KNOWN = {
+    "conformance/": "24 blocks wider than the column: the page and its report width (88) "
+    "belong to issue 17's rework of the conformance kit",
+    "cite/": "the BibTeX title line (84 characters) is generated from CITATION.cff by "
+    "attention_ref_site/citation.py, which issue 20 is changing",
+}
+
+
+def test_code_blocks_fit_the_text_column(
+    visitor: Any, page_path: str, request: pytest.FixtureRequest
+) -> None:
+    """At 1280 px no code block needs horizontal scrolling (its scrollWidth equals its
+    clientWidth), collapsible blocks measured open; the API reference's collapsed source
+    listings are the one exception. Light mode only: the layout is the same in dark mode."""
+    if page_path in OVERFLOW_KNOWN:
+        request.applymarker(pytest.mark.xfail(reason=OVERFLOW_KNOWN[page_path], strict=True))
+    visit = visitor.visit("light", page_path)
+    facts = _facts(visit)
+    assert facts["pageWidth"] >= 1200, f"{_where(visit)}: measured at {facts['pageWidth']} px"
+    assert not facts["overflowing"], (
+        f"{_where(visit)}: {len(facts['overflowing'])} of {facts['codeBlocks']} code blocks "
+        "are wider than the text column:\n" + "\n".join(facts["overflowing"])
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Tags
+
+
+def _front_matter_tags(source: Path) -> list[str]:
+    import yaml
+
+    text = source.read_text(encoding="utf-8")
+    assert text.startswith("---\n"), f"{source} has no front matter"
+    return yaml.safe_load(text[4 : text.index("\n---\n", 4)]).get("tags") or []
+
+
+def test_every_page_is_tagged_and_the_tags_page_lists_the_tags(site_dir: Path) -> None:
+    """Every published page has `tags:` in its front matter, and the Tags page lists every
+    tag that the pages use."""
+    docs = Path(__file__).resolve().parents[2] / "docs"
+    pages = [
+        p
+        for p in sorted(docs.rglob("*.md"))
+        if p.name != "_writing.md" and "snippets" not in p.relative_to(docs).parts
+    ]
+    untagged = [str(p.relative_to(docs)) for p in pages if not _front_matter_tags(p)]
+    assert not untagged, f"pages without tags: {untagged}"
+    tags_page = (site_dir / "tags" / "index.html").read_text(encoding="utf-8")
+    used = {t for p in pages for t in _front_matter_tags(p)}
+    missing = sorted(t for t in used if f">{html.escape(t)}<" not in tags_page)
+    assert not missing, f"tags the Tags page does not list: {missing}"
 
 
 # ---------------------------------------------------------------------------------------------

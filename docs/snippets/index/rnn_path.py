@@ -1,6 +1,7 @@
-# A plain RNN, h_t = tanh(x_t U + h_{t-1} W), run over T inputs. How much does the
-# final state move when the input n steps back moves? The Jacobian dh_T/dx_{T-1-n} is
-# a product with one factor diag(1 - h_s^2) W^T per step on the path: n factors.
+# A plain RNN, h_t = tanh(x_t U + h_{t-1} W), run over T inputs. How much does
+# the final state move when the input n steps back moves? The same measure as
+# for attention: the norm of the Jacobian dh_T/dx_{T-1-n}, a product with one
+# factor diag(1 - h_s^2) W^T per step on the path: n factors.
 Dh = 16
 w = rng.standard_normal((Dh, Dh)) / np.sqrt(Dh)
 u = rng.standard_normal((Dh, Dh)) / np.sqrt(Dh)

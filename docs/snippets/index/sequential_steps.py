@@ -6,7 +6,7 @@ def matmul(a, b):
     return x @ y, 1 + max(depth_x, depth_y)
 
 
-def attention_depth(x):  # x: (n, D); queries, keys and values are x itself, for brevity
+def attention_depth(x):  # x: (n, D); queries, keys and values: x itself
     scores, depth = matmul((x, 0), (x.T, 0))  # all n x n scores: one product
     probs = ar.softmax(scores / np.sqrt(x.shape[1]))
     _, depth = matmul((probs, depth), (x, 0))  # all n outputs: one more

@@ -5,8 +5,8 @@ print(
     f"position, {single_lookups['match'][0]:.2f} on the matching one"
 )
 print(
-    f"          accuracy {acc['previous_accuracy']:.0%} for the previous digit, "
-    f"{acc['match_accuracy']:.0%} for the matching one"
+    f"          accuracy {acc['previous_accuracy']:.0%} for the previous "
+    f"digit, {acc['match_accuracy']:.0%} for the matching one"
 )
 assert single_lookups["previous"][0] > single_lookups["match"][0] > 0.2
 assert acc["previous_accuracy"] > acc["match_accuracy"]

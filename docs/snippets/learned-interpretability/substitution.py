@@ -1,5 +1,6 @@
 le, un = tr.SOURCE_WORDS.index("le"), tr.SOURCE_WORDS.index("un")
-starts_le = test.source[:, 0] == le  # the held-out sentences that begin with "le"
+# the held-out sentences that begin with "le"
+starts_le = test.source[:, 0] == le
 w_le = probs[starts_le, 0, 0]  # the weight English word 0 ("the") puts on "le"
 print(
     f"{starts_le.sum()} sentences begin with 'le'; the weight of 'the' on 'le' "
@@ -19,5 +20,7 @@ print(
     sorted({tr.TARGET_WORDS[i] for i in after[:, 0]}),
 )
 assert w_le.max() < 0.01 and (probs[starts_le, 0].argmax(axis=-1) == 5).all()
-assert (after[:, 0] == tr.TARGET_WORDS.index("a")).all()  # "the" -> "a", every time
-assert (after[:, 1:] == predicted[starts_le, 1:]).all()  # and nothing else changes
+# "the" -> "a", every time
+assert (after[:, 0] == tr.TARGET_WORDS.index("a")).all()
+# and nothing else changes
+assert (after[:, 1:] == predicted[starts_le, 1:]).all()
