@@ -29,12 +29,22 @@ import numpy as np
 import pytest
 
 import attention_ref
-from attention_ref.conformance import CONVENTIONS, CaseResult, Report, check, main
+from attention_ref.conformance import (
+    CONVENTIONS,
+    SCHEMA_VERSION,
+    CaseResult,
+    Report,
+    check,
+    main,
+)
 from attention_ref.conformance._battery import backward_cases, forward_cases
 from attention_ref.conformance._case import truth
-from attention_ref.conformance._check import FLOOR_ULPS, _distance, _name, _takes
+from attention_ref.conformance._check import _name, _takes
 from attention_ref.conformance._cli import load
 from attention_ref.conformance._conventions import MATCH_SLACK
+from attention_ref.conformance._precision import FLOOR_ULPS
+from attention_ref.conformance._precision import distance as _distance
+from attention_ref.conformance._report import FINDINGS_FIELDS, REPORT_FIELDS, RESULT_FIELDS
 
 ROOT = Path(__file__).resolve().parent.parent
 ALL_DTYPES = ("float16", "float32", "float64")
@@ -67,10 +77,16 @@ def _assert_conforms(report: Report) -> None:
 def test_attention_ref_conforms_to_itself():
     report = check(attention_ref.scaled_dot_product_attention, backward=attention_ref.sdpa_backward)
     _assert_conforms(report)
-    assert len(report.results) == 20  # 11 conventions, 2 x 3 dtypes, 3 gradients
+    # 12 conventions, precision and huge logits x 3 dtypes, single key x 2, 5 gradients
+    assert len(report.results) == 25
     assert report.implementation == (
         "attention_ref.scaled_dot_product_attention (backward: attention_ref.sdpa_backward)"
     )
+    assert report.headline() == (
+        "attention_ref.scaled_dot_product_attention (backward: attention_ref.sdpa_backward) "
+        "follows attention_ref in all 25 cases."
+    )
+    assert report.precision == {"float16": "float16", "float32": "float32", "float64": "float64"}
 
 
 @pytest.mark.parametrize("dtypes", [ALL_DTYPES, ("float32",), ("float16",)])
@@ -88,7 +104,11 @@ def test_gqa_is_unsupported_not_failed_when_the_callable_raises():
     assert report.ok, str(report)
     (gqa,) = [r for r in report.results if r.status != "pass"]
     assert (gqa.name, gqa.status) == ("grouped-query heads", "unsupported")
-    assert gqa.diagnosis.startswith("ValueError: key and value must have")
+    assert gqa.reason == "no enable_gqa parameter"
+    assert gqa.diagnosis == (
+        "grouped-query heads need enable_gqa=True, which the function does not take; "
+        "called without it, it raises ValueError"
+    )
     assert "1 unsupported" in report.summary()
 
 
@@ -120,10 +140,12 @@ WRONG = {
     "strictly_causal": ({"causal-strict"}, "excludes the diagonal"),
     "causal_ignored": ({"causal-ignored"}, "is_causal is ignored"),
     "causal_reversed": ({"causal-reversed"}, "query i sees keys j >= i"),
+    "float32_inside": ({"precision-float32"}, "float64 inputs, float32 accuracy"),
+    "float16_inside": ({"precision-float16"}, "float64 inputs, float16 accuracy"),
     "scale_ignored": ({"scale-ignored"}, "the scale argument is ignored"),
     "scale_divides": ({"scale-divides"}, "divided by the scale argument"),
     "scale_times_default": ({"scale-times-default"}, "multiplies the default 1/sqrt(E)"),
-    "jax_layout": ({"layout"}, "reads (B, L, H, E), JAX's layout"),
+    "jax_layout": ({"layout"}, "the implementation reads the other layout"),
     "returns_float64": ({"dtype"}, "returns float64 for float16 inputs"),
     "mutates": ({"mutates"}, "modifies its argument query in place"),
     "wrong_shape": ({"shape"}, "output has shape (2, 3, 9, 7), not (2, 3, 9, 8)"),
@@ -150,8 +172,9 @@ def test_each_wrong_implementation_gets_exactly_its_diagnosis(name):
     keys, phrase = WRONG[name]
     report = check(getattr(impls, name))
     _assert_diagnosed(report, keys, phrase)
+    assert report.count("error") == 0, str(report)
     if name != "jax_layout":  # which raises wherever L != S: its arrays do not fit
-        assert report.count("error") == 0, str(report)
+        assert report.count("unsupported") == 0, str(report)
 
 
 @pytest.mark.parametrize("name", WRONG_BACKWARD)
@@ -161,6 +184,8 @@ def test_each_wrong_backward_pass_gets_exactly_its_diagnosis(name):
     _assert_diagnosed(report, keys, phrase)
     assert {r.name for r in report.failures} <= {
         "gradients",
+        "gradients scale",
+        "gradients Ev != E",
         "gradients causal",
         "gradients masked",
     }
@@ -261,25 +286,65 @@ def test_warnings_from_the_implementation_are_silenced():
 def test_report_table_and_json():
     report = check(impls.inverted_mask, backward=impls.grad_no_scale)
     text = str(report)
-    header = next(line for line in text.splitlines() if line.startswith("case "))
-    assert header.split() == ["case", "dtype", "status", "error", "ref", "error", "tolerance"]
-    assert text.startswith("Conformance of conformance_impls.inverted_mask (backward:")
-    assert "bool mask" in text and "FAIL" in text and "does not conform" in text
+    lines = text.splitlines()
+    # One sentence first, then the findings grouped, then the table.
+    assert " ".join(text.split("\n\n")[0].split()) == (
+        "conformance_impls.inverted_mask (backward: conformance_impls.grad_no_scale) follows "
+        "attention_ref except: boolean mask polarity is inverted (True = masked); the "
+        "gradients miss the scale factor."
+    )
+    assert lines.index("Conventions that differ:") < next(
+        i for i, line in enumerate(lines) if line.startswith("case ")
+    )
+    header = next(line for line in lines if line.startswith("case "))
+    assert header.split() == [
+        "case", "dtype", "status", "error", "ref", "error", "tolerance", "reason"
+    ]  # fmt: skip
+    bool_row = next(line for line in lines if line.startswith("bool mask "))
+    assert bool_row.split()[3] == "FAIL" and bool_row.endswith("mask-polarity")
+    assert "does not conform" in text
     assert "tolerance = 2 * ref error + 16 ulps" in text.lower()
     assert "    in: bool mask, fully masked bool\n" in text
-    assert "    in: gradients, gradients causal, gradients masked\n" in text
+    assert (
+        "    in: gradients, gradients scale, gradients Ev != E, gradients causal, gradients\n"
+        in text
+    )
     short = report.format(failures_only=True)
     assert "plain " not in short and "bool mask " in short
     data = json.loads(report.to_json())
+    assert data["schema_version"] == SCHEMA_VERSION == 2
     assert data["ok"] is False
-    assert data["counts"] == {"pass": 15, "fail": 5, "error": 0, "unsupported": 0}
+    assert data["headline"] == report.headline()
+    assert data["counts"] == {"pass": 18, "fail": 7, "error": 0, "unsupported": 0}
+    assert [(c["key"], c["cases"]) for c in data["findings"]["conventions"]] == [
+        ("mask-polarity", ["bool mask", "fully masked bool"]),
+        (
+            "grad-no-scale",
+            [f"gradients{s}" for s in ("", " scale", " Ev != E", " causal", " masked")],
+        ),
+    ]
     bool_mask = next(r for r in data["results"] if r["name"] == "bool mask")
     assert bool_mask["matches"] == ["mask-polarity"]
+    assert bool_mask["reason"] == "mask-polarity"
+    assert bool_mask["judged_at"] == "float64"
     assert (
-        bool_mask["description"] == "query (2, 3, 7, 6), key (2, 3, 10, 6), value (2, 3, 10, 6), "
-        "attn_mask bool (2, 1, 7, 10)"
+        bool_mask["description"] == "query (2, 3, 8, 6), key (2, 3, 8, 6), value (2, 3, 8, 6), "
+        "attn_mask bool (2, 1, 8, 8)"
     )
     assert report.to_dict() == json.loads(json.dumps(report.to_dict()))
+
+
+def test_the_json_schema_is_the_documented_one():
+    """Every field of the JSON is in REPORT_FIELDS / RESULT_FIELDS / FINDINGS_FIELDS (which the
+    conformance page prints), and every documented field is there."""
+    for fn in (impls.float32_inside_inverted_mask, impls.no_enable_gqa, impls.always_raises):
+        data = json.loads(check(fn, backward=impls.grad_no_delta).to_json())
+        assert list(data) == list(REPORT_FIELDS)
+        assert list(data["findings"]) == list(FINDINGS_FIELDS)
+        for result in data["results"]:
+            assert list(result) == list(RESULT_FIELDS)
+            assert result["status"] in ("pass", "fail", "error", "unsupported")
+        assert set(data["precision"]) == set(ALL_DTYPES)
 
 
 def test_json_writes_infinities_as_strings():
@@ -339,7 +404,7 @@ def test_cli_exit_status_and_table():
         "tests.conformance_impls:attention", "--backward", "tests.conformance_impls:backward"
     )
     assert ok.returncode == 0, ok.stderr
-    assert "20 cases: 20 pass" in ok.stdout
+    assert "25 cases: 25 pass" in ok.stdout
     broken = _run_cli("tests.conformance_impls:inverted_mask")
     assert broken.returncode == 1, broken.stderr
     assert "boolean mask polarity is inverted (True = masked)" in broken.stdout
@@ -364,7 +429,9 @@ def test_cli_usage_error():
 
 def test_main_in_process(capsys):
     assert main(["attention_ref:scaled_dot_product_attention"]) == 0
-    assert "17 cases: 17 pass" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "20 cases: 20 pass" in out
+    assert out.startswith("attention_ref.scaled_dot_product_attention follows attention_ref")
     target = "conformance_impls:inverted_mask"
     assert main([target, "--json", "--seed", "3", "--dtypes", "float32,float64"]) == 1
     data = json.loads(capsys.readouterr().out)

@@ -39,9 +39,11 @@ dtype, plus a floor of 16 units in the last place for when that error is zero. E
 states the numbers.
 """
 
-from ._check import check
+from ._check import check, known_conventions
 from ._cli import main
-from ._conventions import CONVENTIONS
-from ._report import CaseResult, Report
+from ._report import SCHEMA_VERSION, CaseResult, Report
 
-__all__ = ["CONVENTIONS", "CaseResult", "Report", "check", "main"]
+#: Every key a report can name (`report.matches`, the JSON's `matches`), with its meaning.
+CONVENTIONS = {key: meaning for key, (_, meaning) in known_conventions().items()}
+
+__all__ = ["CONVENTIONS", "SCHEMA_VERSION", "CaseResult", "Report", "check", "main"]
