@@ -222,8 +222,10 @@ def _name(fn: object) -> str:
     if qualname is None:
         return f"{type(fn).__name__}()"
     module = getattr(fn, "__module__", None)
-    if module in (None, "__main__", "builtins") or module.startswith("_"):
-        return qualname  # defined in a script, a notebook or exec'd code
+    if module in (None, "__main__", "builtins") or not module.replace(".", "_").isidentifier():
+        return qualname  # defined in a script (runpy's "<run_path>"), a notebook, exec'd code
+    if module.startswith("_"):
+        return qualname
     parts = module.split(".")
     if not any(part.startswith("_") for part in parts):
         return f"{module}.{qualname}"
@@ -429,7 +431,7 @@ def _judge(attempt: _Attempt, level: str) -> CaseResult:
     notes: list[str] = []
     reasons: list[str] = []
     keys: list[str] = []
-    if case.probe and level != case.dtype.name:
+    if case.probe and level != case.dtype.name and error > tolerance(case, want)[1]:
         keys.append(f"precision-{level}")
         reasons.append(f"{level} accuracy")
         notes.append(
