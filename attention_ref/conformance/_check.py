@@ -51,7 +51,6 @@ OTHER_FINDINGS = {
 }
 
 
-@functools.cache
 def known_conventions() -> dict[str, tuple[str, str]]:
     """Every key a report can name: `(short phrase, meaning)`, the battery's alternatives
     (of every case family) first."""

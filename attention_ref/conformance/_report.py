@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 #: mask, grouped-query heads: it raised on that).
 STATUSES = ("pass", "fail", "error", "unsupported")
 
-#: The version of the JSON document (`Report.to_dict`). Version 1 (attention-ref 0.1) had no
-#: `schema_version`, `headline`, `layout`, `precision`, `findings`, `reason` or `judged_at`.
+#: The version of the JSON document (`Report.to_dict`). Version 1 (the kit's first form, never
+#: released) had no `schema_version`, `headline`, `layout`, `precision`, `findings`, `reason`
+#: or `judged_at`. A field that changes meaning or goes away makes a new version.
 SCHEMA_VERSION = 2
 
 #: The fields of the JSON document, with their meaning (schema version 2).
@@ -322,22 +323,21 @@ class Report:
 
     # --- text --------------------------------------------------------------------------------
 
-    def format(self, failures_only: bool = False, width: int = 88) -> str:
+    def format(self, failures_only: bool = False, width: int = 80) -> str:
         """The report as text: the headline, the findings, the table, the tolerance rule.
 
         Parameters
         ----------
         failures_only : bool, default False
             List only the cases that failed or raised in the table.
-        width : int, default 88
+        width : int, default 80
             The width the sentences are wrapped to.
         """
         wrap = lambda text, **kw: textwrap.wrap(text, width=width, break_on_hyphens=False, **kw)  # noqa: E731
         lines = wrap(self.headline())
         lines += self._findings_text(wrap)
         shown = self.failures if failures_only else self.results
-        if shown:
-            lines += ["", *self._table(shown)]
+        lines += ["", *self._table(shown)] if shown else [""]
         layout = "" if self.layout == "BHLE" else f", layout {self.layout}"
         lines += wrap(f"{self.summary()} (seed {self.seed}{layout})")
         if self.rule:
