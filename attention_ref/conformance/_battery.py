@@ -67,7 +67,9 @@ class _Draw:
         values = self.rng.uniform(-2.0, 1.0, size=shape)
         return np.where(self.bool_mask(*shape), 0.0, values)
 
-    def huge_logits(self, B: int, H: int, L: int, S: int, E: int) -> tuple[np.ndarray, ...]:
+    def huge_logits(
+        self, B: int, H: int, L: int, S: int, E: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Each query points at its own key: a score of about 1e3 or 1e5 there, about 1 elsewhere.
 
         Key j is 550 times the unit vector e_j (so no score sums terms that cancel); query i

@@ -16,6 +16,7 @@ import dataclasses
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 import numpy as np
 
@@ -98,7 +99,7 @@ class Case:
         """The scale the call uses: the given one (even 0.0), else the default."""
         return self.default_scale if self.scale is None else self.scale
 
-    def replace(self, **changes: object) -> Case:
+    def replace(self, **changes: Any) -> Case:
         """The same case with some arguments changed (how most alternatives are emulated)."""
         return dataclasses.replace(self, **changes)
 
@@ -168,8 +169,8 @@ def run_reference(case: Case, dtype: np.dtype | type | None = None) -> Outputs:
 
     A float mask is cast with the arrays; a bool mask stays bool.
     """
-    arrays = case.arrays()
-    kwargs = case.keywords()
+    arrays: tuple[Any, ...] = case.arrays()
+    kwargs: dict[str, Any] = case.keywords()
     if dtype is not None:
         arrays = tuple(a.astype(dtype) for a in arrays)
         mask = case.attn_mask
@@ -177,12 +178,12 @@ def run_reference(case: Case, dtype: np.dtype | type | None = None) -> Outputs:
             kwargs["attn_mask"] = mask.astype(dtype)
     if case.reference is not None:
         result = case.reference(*arrays, **kwargs)
-        return tuple(result) if case.backward else (np.asarray(result),)  # type: ignore[arg-type]
+        return tuple(cast(Any, result)) if case.backward else (np.asarray(result),)
     if case.gqa:
         kwargs["enable_gqa"] = True
     if case.backward:
-        return tuple(sdpa_backward(*arrays, **kwargs))  # type: ignore[arg-type]
-    return (scaled_dot_product_attention(*arrays, **kwargs),)  # type: ignore[arg-type]
+        return tuple(sdpa_backward(*arrays, **kwargs))
+    return (cast(np.ndarray, scaled_dot_product_attention(*arrays, **kwargs)),)
 
 
 def truth(case: Case) -> Outputs:

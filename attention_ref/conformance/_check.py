@@ -17,6 +17,7 @@ import sys
 import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 
@@ -175,7 +176,7 @@ def check(
     if backward is not None:
         cases += backward_cases(names, seed)
     call = functools.partial(_attempt, layout=layout, array=array)
-    attempts = [call(backward if case.backward else fn, case) for case in cases]  # type: ignore[arg-type]
+    attempts = [call(backward if backward and case.backward else fn, case) for case in cases]
     for is_backward in (False, True):
         _no_baseline_no_capability([a for a in attempts if a.case.backward == is_backward])
 
@@ -367,14 +368,15 @@ def _call(
     )
     kwargs = {k: v.copy() if isinstance(v, np.ndarray) else v for k, v in kwargs.items()}
     # Views of what the call was given, in (B, H, L, E) again: they show its writes.
-    passed = tuple(np.swapaxes(a, -2, -3) if swap else a for a in args)
-    passed += (kwargs["attn_mask"],) if "attn_mask" in kwargs else ()  # type: ignore[assignment]
+    passed: tuple[np.ndarray, ...] = tuple(np.swapaxes(a, -2, -3) if swap else a for a in args)
+    mask = kwargs.get("attn_mask")
+    passed += (mask,) if isinstance(mask, np.ndarray) else ()
     convert = (lambda a: a) if array is None else array
     call_kwargs = {k: convert(v) if isinstance(v, np.ndarray) else v for k, v in kwargs.items()}
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
         result = fn(*map(convert, args), **call_kwargs)
-    return result, passed  # type: ignore[return-value]
+    return result, passed
 
 
 def _to_numpy(x: object) -> np.ndarray:
@@ -387,7 +389,7 @@ def _outputs(result: object, case: Case, layout: str) -> tuple[np.ndarray, ...]:
     """The result as a tuple of NumPy arrays, in `(B, H, L, E)` layout: (out,), or
     (d_q, d_k, d_v) for a backward case."""
     if case.backward:
-        arrays = tuple(map(_to_numpy, result))  # type: ignore[call-overload]
+        arrays = tuple(map(_to_numpy, cast(Iterable[object], result)))
         if len(arrays) != 3:
             raise ValueError(f"backward returned {len(arrays)} arrays, not (d_q, d_k, d_v)")
     else:
@@ -420,8 +422,8 @@ def _judge(attempt: _Attempt, level: str) -> CaseResult:
         return result("error", reason=reason, diagnosis=attempt.failure)
     got = attempt.outputs
 
-    names = ("grad_query", "grad_key", "grad_value") if case.backward else ("output",)
-    for name, g, w in zip(names, got, want, strict=True):
+    outputs = ("grad_query", "grad_key", "grad_value") if case.backward else ("output",)
+    for name, g, w in zip(outputs, got, want, strict=True):
         if g.shape != w.shape:
             text = f"{name} has shape {g.shape}, not {w.shape}"
             return result("fail", reason="wrong shape", diagnosis=text, matches=("shape",))
@@ -448,7 +450,7 @@ def _judge(attempt: _Attempt, level: str) -> CaseResult:
         keys.append("dtype")
         reasons.append(f"returns {'/'.join(wrong_dtype)}")
         notes.append(f"returns {'/'.join(wrong_dtype)} for {case.dtype.name} inputs")
-    names = case.array_names()
+    names: tuple[str, ...] = case.array_names()
     originals = case.arrays()
     if case.attn_mask is not None:
         names, originals = (*names, "attn_mask"), (*originals, case.attn_mask)
@@ -483,7 +485,7 @@ def _diagnose(
                 if alt.matches(case, got, tolerance):
                     found.append(alt)
                 continue
-            prediction = alt.predict(case)
+            prediction = None if alt.predict is None else alt.predict(case)
             if prediction is None:
                 continue
             expected, ignore = prediction

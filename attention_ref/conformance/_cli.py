@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import ModuleType
+from typing import cast
 
 from ._battery import DTYPES
 from ._check import LAYOUTS, check, dtype_names
@@ -35,7 +36,7 @@ def load(target: str) -> Callable[..., object]:
         obj = getattr(obj, name)
     if not callable(obj):
         raise TypeError(f"{target} is not callable")
-    return obj  # type: ignore[return-value]
+    return cast(Callable[..., object], obj)
 
 
 def _module(name: str) -> ModuleType:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -22,13 +23,16 @@ from .._masks import causal_mask
 from .._sdpa import scaled_dot_product_attention
 from ._case import Alternative, Case, Outputs, Prediction, empty_rows, truth
 
+#: An emulation: a case's prediction, or None where the convention does not apply.
+Predict = Callable[[Case], "Prediction | None"]
+
 #: An alternative convention matches when the output is within this many tolerances of its
 #: emulation (plus twice the error of rounding the emulation to the case's dtype): the
 #: emulation runs in float64, not in the implementation's own arithmetic.
 MATCH_SLACK = 4
 
 
-def _changed(**changes: object) -> Callable[[Case], Prediction]:
+def _changed(**changes: Any) -> Callable[[Case], Prediction]:
     """The alternative that is attention_ref with some arguments changed."""
 
     def predict(case: Case) -> Prediction:
@@ -42,12 +46,12 @@ def _changed(**changes: object) -> Callable[[Case], Prediction]:
 # --- the scale -------------------------------------------------------------------------------
 
 
-def _only_default_scale(predict: Callable[[Case], Prediction]) -> Callable[[Case], Prediction]:
+def _only_default_scale(predict: Predict) -> Predict:
     """Alternatives to the default scale apply only where the scale is not given."""
     return lambda case: predict(case) if case.scale is None else None
 
 
-def _only_given_scale(predict: Callable[[Case], Prediction]) -> Callable[[Case], Prediction]:
+def _only_given_scale(predict: Predict) -> Predict:
     return lambda case: predict(case) if case.scale is not None else None
 
 
@@ -133,7 +137,7 @@ def emulate(
     return probs @ v  # (B, H, L, Ev)
 
 
-def _emulated(**knobs: object) -> Callable[[Case], Prediction | None]:
+def _emulated(**knobs: Any) -> Predict:
     """A forward-only alternative computed by `emulate` (in float64 unless told)."""
     return lambda case: None if case.backward else ((emulate(case, **knobs),), None)
 
@@ -170,8 +174,10 @@ LAYOUT = Alternative(
 # --- masks -----------------------------------------------------------------------------------
 
 
-def _bool_mask_only(predict: Callable[[Case], Prediction]) -> Callable[[Case], Prediction]:
-    return lambda case: predict(case) if case.attn_mask.dtype == np.bool_ else None
+def _bool_mask_only(predict: Predict) -> Predict:
+    return lambda case: (
+        predict(case) if case.attn_mask is not None and case.attn_mask.dtype == np.bool_ else None
+    )
 
 
 MASK_POLARITY = Alternative(
@@ -381,10 +387,12 @@ SOFTMAX_NO_MAX = Alternative(
 # --- gradients -------------------------------------------------------------------------------
 
 
-def _gradients(case: Case, scaled: bool = True, delta: bool = True, nan_rows: bool = False):
+def _gradients(
+    case: Case, scaled: bool = True, delta: bool = True, nan_rows: bool = False
+) -> Prediction:
     """The backward pass written out in float64, with a knob per deviation."""
     d_out, q, k, v = (a.astype(np.float64) for a in case.arrays())
-    kwargs = case.keywords()
+    kwargs: dict[str, Any] = case.keywords()
     out, probs = scaled_dot_product_attention(q, k, v, **kwargs, return_weights=True)
     if nan_rows:
         probs = probs.copy()
@@ -398,7 +406,7 @@ def _gradients(case: Case, scaled: bool = True, delta: bool = True, nan_rows: bo
     return (scale * (d_scores @ k), scale * (np.swapaxes(d_scores, -1, -2) @ q), d_v), None
 
 
-def _backward_only(**knobs: object) -> Callable[[Case], Prediction | None]:
+def _backward_only(**knobs: Any) -> Predict:
     return lambda case: _gradients(case, **knobs) if case.backward and not case.gqa else None
 
 

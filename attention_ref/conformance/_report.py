@@ -13,7 +13,9 @@ from __future__ import annotations
 import json
 import math
 import textwrap
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 #: The statuses a case can end with. "unsupported" is not a failure: the implementation
 #: cannot express what the case needs (a parameter it does not have, $E_v \ne E$, a float
@@ -212,13 +214,14 @@ class Report:
 
     # --- findings --------------------------------------------------------------------------
 
-    def findings(self) -> dict[str, list[dict[str, object]]]:
+    def findings(self) -> dict[str, list[dict[str, Any]]]:
         """The findings, grouped: conventions that differ, precision, other failures, errors,
         unsupported cases (see `FINDINGS_FIELDS`)."""
-        conventions: dict[str, dict[str, object]] = {}
-        other: dict[str, dict[str, object]] = {}
-        precision: dict[str, dict[str, object]] = {}
-        errors, unsupported = [], []
+        conventions: dict[str, dict[str, Any]] = {}
+        other: dict[str, dict[str, Any]] = {}
+        precision: dict[str, dict[str, Any]] = {}
+        errors: list[dict[str, Any]] = []
+        unsupported: list[dict[str, Any]] = []
         names = [r.name for r in self.results]
         label = lambda r: r.label if names.count(r.name) > 1 else r.name  # noqa: E731
         for r in self.results:
@@ -239,13 +242,13 @@ class Report:
                         "diagnosis": r.diagnosis,
                     }
                     unsupported.append(same)
-                same["dtypes"].append(r.dtype)  # type: ignore[attr-defined]
+                same["dtypes"].append(r.dtype)
             elif r.status == "error":
                 same_error = next((e for e in errors if e["diagnosis"] == r.diagnosis), None)
                 if same_error is None:
                     same_error = {"diagnosis": r.diagnosis, "cases": []}
                     errors.append(same_error)
-                same_error["cases"].append(label(r))  # type: ignore[attr-defined]
+                same_error["cases"].append(label(r))
             for key in r.matches:
                 if key.startswith("precision-"):
                     entry = precision.setdefault(
@@ -261,13 +264,13 @@ class Report:
                     entry = conventions.setdefault(
                         key, {"key": key, "short": short, "diagnosis": meaning, "cases": []}
                     )
-                entry["cases"].append(label(r))  # type: ignore[attr-defined]
+                entry["cases"].append(label(r))
             if r.status == "fail" and "no known convention matches" in r.diagnosis:
                 entry = other.setdefault(
                     "unexplained",
                     {"key": "unexplained", "diagnosis": "no known convention matches", "cases": []},
                 )
-                entry["cases"].append(label(r))  # type: ignore[attr-defined]
+                entry["cases"].append(label(r))
         return {
             "conventions": list(conventions.values()),
             "precision": list(precision.values()),
@@ -344,13 +347,13 @@ class Report:
             lines += wrap(self.rule)
         return "\n".join(lines)
 
-    def _findings_text(self, wrap) -> list[str]:  # type: ignore[no-untyped-def]
+    def _findings_text(self, wrap: Callable[..., list[str]]) -> list[str]:
         f = self.findings()
         indent = {"initial_indent": "    ", "subsequent_indent": "    "}
         lines: list[str] = []
 
-        def cases(names: object) -> list[str]:
-            return wrap("in: " + ", ".join(dict.fromkeys(names)), **indent)  # type: ignore[call-overload]
+        def cases(names: Iterable[str]) -> list[str]:
+            return wrap("in: " + ", ".join(dict.fromkeys(names)), **indent)
 
         if f["conventions"]:
             lines += ["", "Conventions that differ:"]
@@ -381,7 +384,7 @@ class Report:
         if f["unsupported"]:
             lines += ["", "Unsupported (not failures):"]
             for u in f["unsupported"]:
-                dtypes = ", ".join(u["dtypes"])  # type: ignore[arg-type]
+                dtypes = ", ".join(u["dtypes"])
                 lines += wrap(f"- {u['case']} ({dtypes}): {u['diagnosis']}", subsequent_indent="  ")
         return lines
 
