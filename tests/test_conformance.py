@@ -279,6 +279,29 @@ def test_a_backward_that_returns_two_arrays_is_an_error():
     )
 
 
+def test_a_failure_no_convention_explains_is_said_so():
+    def off_by_a_bit(q, k, v, attn_mask=None, is_causal=False, scale=None, enable_gqa=False):
+        return impls.attention(q, k, v, attn_mask, is_causal, scale, enable_gqa) + 0.05
+
+    report = check(off_by_a_bit, dtypes="float64", name="off_by_a_bit")
+    assert report.matches == ()
+    assert {r.reason for r in report.failures} == {"unexplained"}
+    (other,) = report.findings()["other"]
+    assert other["diagnosis"] == "no known convention matches"
+    assert report.headline() == (
+        "off_by_a_bit passes none of the 15 cases: some cases fail with no known convention "
+        "matching."
+    )
+
+
+def test_the_old_private_names_remain_for_other_case_families():
+    from attention_ref.conformance import _check, _conventions
+
+    case = forward_cases(ALL_DTYPES, 0)[0]
+    assert _conventions._default_scale(case) == case.default_scale == 1 / np.sqrt(8)
+    assert _check._distance is _distance and _check.FLOOR_ULPS == FLOOR_ULPS
+
+
 def test_warnings_from_the_implementation_are_silenced():
     def noisy(q, k, v, attn_mask=None, is_causal=False, scale=None):
         import warnings
@@ -519,6 +542,20 @@ def test_python_dash_m_entry_point(monkeypatch, capsys):
         runpy.run_module("attention_ref.conformance", run_name="__main__")
     assert exit_.value.code == 0
     assert "conforms" in capsys.readouterr().out
+
+
+def test_load_a_file(tmp_path):
+    (tmp_path / "neighbour.py").write_text("VALUE = 3\n")
+    (tmp_path / "by_path.py").write_text(
+        "from neighbour import VALUE\n\nclass Attention:\n    def f(self):\n        return VALUE\n"
+    )
+    method = load(f"{tmp_path}/by_path.py:Attention.f")
+    assert method(None) == 3 and method.__module__ == "by_path"
+    with pytest.raises(FileNotFoundError, match=r"no such file: nowhere\.py"):
+        load("nowhere.py:attention")
+    (tmp_path / "notes.txt").write_text("")
+    with pytest.raises(ImportError, match="cannot load"):
+        load(f"{tmp_path}/notes.txt:attention")
 
 
 def test_load_a_dotted_attribute():

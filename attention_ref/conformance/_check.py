@@ -24,8 +24,12 @@ import numpy as np
 from ._battery import DTYPES, alternatives, backward_cases, forward_cases
 from ._case import Alternative, Case, Outputs, truth
 from ._conventions import MATCH_SLACK
-from ._precision import RULE, distance, estimate, fitting_level, tolerance
+from ._precision import FLOOR_ULPS, RULE, distance, estimate, fitting_level, tolerance
 from ._report import SCHEMA_VERSION, CaseResult, Report
+
+#: Names from before `_precision.py` (modules of other case families may import them here).
+_distance = distance
+__all__ = ["FLOOR_ULPS", "LAYOUTS", "RULE", "check", "dtype_names", "known_conventions"]
 
 #: The keys a result can name that are not alternative conventions: (short phrase, meaning).
 OTHER_FINDINGS = {
@@ -229,12 +233,16 @@ def _name(fn: object) -> str:
     parts = module.split(".")
     if not any(part.startswith("_") for part in parts):
         return f"{module}.{qualname}"
-    # A private module (attention_ref._sdpa, torch._C._nn): the shortest public module that
-    # exports the function (attention_ref, torch.nn.functional), if one is imported.
+    for i in range(1, len(parts)):  # attention_ref._sdpa.f -> attention_ref.f, if exported
+        if _exports(sys.modules.get(".".join(parts[:i])), qualname, fn):
+            return f"{'.'.join(parts[:i])}.{qualname}"
+    # Deeper in the same package (torch._C._nn.f -> torch.nn.functional.f), if imported.
     public = [
         m
         for m, obj in list(sys.modules.items())
-        if not any(part.startswith("_") for part in m.split(".")) and _exports(obj, qualname, fn)
+        if (m + ".").startswith(parts[0] + ".")
+        and not any(part.startswith("_") for part in m.split("."))
+        and _exports(obj, qualname, fn)
     ]
     return f"{min(public, key=len) if public else module}.{qualname}"
 
@@ -242,7 +250,7 @@ def _name(fn: object) -> str:
 def _exports(module: object, name: str, fn: object) -> bool:
     try:
         return getattr(module, name, None) is fn
-    except Exception:  # a module whose __getattr__ does more than look up
+    except Exception:  # pragma: no cover (a module whose __getattr__ does more than look up)
         return False
 
 

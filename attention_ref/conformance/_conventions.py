@@ -32,6 +32,11 @@ Predict = Callable[[Case], "Prediction | None"]
 MATCH_SLACK = 4
 
 
+def _default_scale(case: Case) -> float:
+    """$1/\\sqrt{E}$ (kept for modules written before `Case.default_scale`)."""
+    return case.default_scale
+
+
 def _changed(**changes: Any) -> Callable[[Case], Prediction]:
     """The alternative that is attention_ref with some arguments changed."""
 

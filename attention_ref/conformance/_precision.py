@@ -76,8 +76,6 @@ def tolerance(case: Case, want: Outputs, level: str | None = None) -> tuple[floa
 
 def levels_below(dtype: str) -> tuple[str, ...]:
     """The levels an implementation given `dtype` can be found at: `dtype`, then coarser."""
-    if dtype not in LEVELS:
-        return (dtype,)
     return LEVELS[LEVELS.index(dtype) :]
 
 
