@@ -222,3 +222,88 @@ def _wrong_backward(name, **knobs):
 grad_no_scale = _wrong_backward("grad_no_scale", scaled=False)
 grad_no_delta = _wrong_backward("grad_no_delta", delta=False)
 grad_nan_rows = _wrong_backward("grad_nan_rows", empty="nan")
+
+
+# --- implementations that cannot express some cases, or compute in less precision ------------
+
+
+def float32_inside(q, k, v, attn_mask=None, is_causal=False, scale=None, enable_gqa=False):
+    """Correct, but computes in float32 whatever its inputs (JAX without x64, many kernels)."""
+    dtype = np.result_type(q, k, v)
+    q, k, v = (np.asarray(a, dtype=np.float32) for a in (q, k, v))
+    if attn_mask is not None and attn_mask.dtype != bool:
+        attn_mask = attn_mask.astype(np.float32)
+    return attention(q, k, v, attn_mask, is_causal, scale, enable_gqa).astype(dtype)
+
+
+def float32_inside_inverted_mask(
+    q, k, v, attn_mask=None, is_causal=False, scale=None, enable_gqa=False
+):
+    """float32 inside, and True = masked: both must be named."""
+    if attn_mask is not None and attn_mask.dtype == bool:
+        attn_mask = ~attn_mask
+    return float32_inside(q, k, v, attn_mask, is_causal, scale, enable_gqa)
+
+
+def float32_inside_nan_rows(q, k, v, attn_mask=None, is_causal=False, scale=None, enable_gqa=False):
+    """float32 inside, and fully masked rows give NaN (a plain softmax)."""
+    dtype = np.result_type(q, k, v)
+    q, k, v = (np.asarray(a, dtype=np.float32) for a in (q, k, v))
+    if attn_mask is not None and attn_mask.dtype != bool:
+        attn_mask = attn_mask.astype(np.float32)
+    return nan_rows(q, k, v, attn_mask, is_causal, scale, enable_gqa).astype(dtype)
+
+
+def float32_inside_unscaled(q, k, v, attn_mask=None, is_causal=False, scale=None, enable_gqa=False):
+    """float32 inside, and the default scale is 1: the precision comes from `single key`."""
+    dtype = np.result_type(q, k, v)
+    q, k, v = (np.asarray(a, dtype=np.float32) for a in (q, k, v))
+    if attn_mask is not None and attn_mask.dtype != bool:
+        attn_mask = attn_mask.astype(np.float32)
+    return unscaled(q, k, v, attn_mask, is_causal, scale, enable_gqa).astype(dtype)
+
+
+def same_head_size(q, k, v, attn_mask=None, is_causal=False, scale=None, enable_gqa=False):
+    """Correct, but refuses Ev != E (as fused kernels with one head size do)."""
+    if v.shape[-1] != q.shape[-1]:
+        raise ValueError(f"head sizes must match: value {v.shape[-1]}, query {q.shape[-1]}")
+    return attention(q, k, v, attn_mask, is_causal, scale, enable_gqa)
+
+
+def heads_second(q, k, v, attn_mask=None, is_causal=False, scale=None, enable_gqa=False):
+    """Correct, in the (B, L, H, E) layout (JAX's, Flax's): q (B, L, H, E) -> (B, L, H, Ev)."""
+    swap = lambda a: np.swapaxes(a, -2, -3)  # noqa: E731
+    return swap(attention(swap(q), swap(k), swap(v), attn_mask, is_causal, scale, enable_gqa))
+
+
+def no_scale_parameter(q, k, v, attn_mask=None, is_causal=False, enable_gqa=False):
+    """Correct, without a scale parameter (always 1/sqrt(E), as nn.MultiheadAttention)."""
+    return attention(q, k, v, attn_mask, is_causal, None, enable_gqa)
+
+
+def no_enable_gqa(q, k, v, attn_mask=None, is_causal=False, scale=None):
+    """Correct, without enable_gqa: NumPy's matmul fails to broadcast on the GQA case."""
+    q @ np.swapaxes(k, -1, -2)  # (B, H, L, S); a broadcasting error when Hkv < H
+    return attention(q, k, v, attn_mask, is_causal, scale)
+
+
+def bool_masks_only(q, k, v, attn_mask=None, is_causal=False, scale=None, enable_gqa=False):
+    """Correct, but accepts only boolean masks."""
+    if attn_mask is not None and attn_mask.dtype != bool:
+        raise TypeError("attn_mask must be boolean")
+    return attention(q, k, v, attn_mask, is_causal, scale, enable_gqa)
+
+
+def float_on_row_dtype(q, k, v, attn_mask=None, is_causal=False, scale=None, enable_gqa=False):
+    """Correct values, returned as float32 for float64 inputs: a FAIL under tolerance."""
+    return attention(q, k, v, attn_mask, is_causal, scale, enable_gqa).astype(np.float32)
+
+
+def float16_inside(q, k, v, attn_mask=None, is_causal=False, scale=None, enable_gqa=False):
+    """Correct conventions, inputs rounded to float16 (and computed in float32, as the
+    contract computes float16), the result cast back to the inputs' dtype."""
+    dtype = np.result_type(q, k, v)
+    q, k, v = (np.asarray(a, dtype=np.float16) for a in (q, k, v))
+    if attn_mask is not None and attn_mask.dtype != bool:
+        attn_mask = attn_mask.astype(np.float16)
+    return attention(q, k, v, attn_mask, is_causal, scale, enable_gqa).astype(dtype)

@@ -1,40 +1,70 @@
 """Running the battery: call the implementation on each case, measure, diagnose.
 
-The tolerance of a case follows the rule of FlashAttention's tests: an implementation's error
-may be at most twice the error of the reference run in the same precision, both measured
-against the reference in float64 on the same inputs. A floor is added because that error
-can be zero (float64 against itself, or a case whose answer is exact in float32): 16 units in
-the last place of the largest true value, in the precision the contract computes in (float32
-for float16). Correct implementations that sum in another order (`flash_attention`,
-PyTorch's SDPA and autograd) were measured at 5 such units at most, over 200 seeds; every
-convention the battery tells apart differs by 0.01 or more.
+Three steps. First every case is called (`_attempt`): the implementation's outputs, or the
+reason it cannot run the case (a parameter it does not have, an exception on something the
+case needs: "unsupported"), or its exception on a case that needs nothing special ("error").
+Then the precision the implementation computes in is estimated from the probe cases
+(`_precision.py`). Then every case is judged at that precision (`_judge`) and, when it
+fails, diagnosed: the alternatives of the case whose output the implementation's matches.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
+import re
 import sys
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 
-from .._checks import compute_dtype
-from ._battery import DTYPES, backward_cases, forward_cases
-from ._case import Case, Outputs, run_reference, truth
-from ._conventions import MATCH_SLACK, Alternative
-from ._report import CaseResult, Report
+from ._battery import DTYPES, alternatives, backward_cases, forward_cases
+from ._case import Alternative, Case, Outputs, truth
+from ._conventions import MATCH_SLACK
+from ._precision import FLOOR_ULPS, RULE, distance, estimate, fitting_level, tolerance
+from ._report import SCHEMA_VERSION, CaseResult, Report
 
-#: The floor of every tolerance, in units in the last place (see the module's docstring).
-FLOOR_ULPS = 16
+#: Names from before `_precision.py` (modules of other case families may import them here).
+_distance = distance
+__all__ = ["FLOOR_ULPS", "LAYOUTS", "RULE", "check", "dtype_names", "known_conventions"]
 
-#: The tolerance rule, stated in every report.
-RULE = (
-    f"Tolerance = 2 * ref error + {FLOOR_ULPS} ulps of the largest true value, in the compute "
-    "precision (float32 for float16); errors are max |output - float64 reference|, and ref "
-    "error is attention_ref's own, run in the case's dtype."
-)
+#: The keys a result can name that are not alternative conventions: (short phrase, meaning).
+OTHER_FINDINGS = {
+    "precision-float32": (
+        "float64 inputs, float32 accuracy",
+        "the implementation computes (or rounds) float64 inputs in float32",
+    ),
+    "precision-float16": (
+        "float16 accuracy",
+        "the implementation computes (or rounds) float32 or float64 inputs in float16",
+    ),
+    "shape": (
+        "the output has the wrong shape",
+        "the output does not have the shape (B, H, L, Ev) (or the inputs' shapes)",
+    ),
+    "dtype": (
+        "the output's dtype is not the inputs'",
+        "the output's dtype is not the inputs' dtype",
+    ),
+    "mutates": (
+        "it modifies its arguments in place",
+        "the function modifies an argument in place",
+    ),
+}
+
+
+def known_conventions() -> dict[str, tuple[str, str]]:
+    """Every key a report can name: `(short phrase, meaning)`, the battery's alternatives
+    (of every case family) first."""
+    found = {key: (alt.summary, alt.diagnosis) for key, alt in alternatives().items()}
+    return found | OTHER_FINDINGS
+
+
+#: The layouts `check` can call an implementation in: the axes of query, key, value and output.
+LAYOUTS = {"BHLE": "(B, H, L, E), heads first (PyTorch)", "BLHE": "(B, L, H, E), JAX's"}
 
 
 def check(
@@ -42,30 +72,37 @@ def check(
     *,
     dtypes: str | Iterable[str] = DTYPES,
     backward: Callable[..., object] | None = None,
+    layout: str = "BHLE",
+    array: Callable[[np.ndarray], object] | None = None,
+    name: str | None = None,
     seed: int = 0,
 ) -> Report:
     r"""Check an attention implementation against attention_ref, and say what differs.
 
-    Runs a battery of cases (plain attention, a given scale, cross-attention shapes, bool
+    Runs a battery of cases (plain attention, a given scale, $L \ne S$, $E_v \ne E$, bool
     and float masks, causal masks with $L = S$, $L < S$ and $L > S$, fully masked rows,
-    grouped-query heads, each dtype, huge logits, and the gradients when `backward` is
-    given), compares each output with attention_ref's, and, when one differs, tries the
-    known alternative conventions and names the one the output matches: "boolean mask
-    polarity is inverted (True = masked)", "causal mask is aligned bottom-right", "fully
-    masked rows give NaN", "GQA groups heads by tiling instead of repeat-interleave", ...
+    grouped-query heads, each dtype's precision, huge logits, and the gradients when
+    `backward` is given), first estimates the precision `fn` computes in, then compares each
+    output with attention_ref's at that precision and, when one differs, tries the known
+    alternative conventions and names the one the output matches: "boolean mask polarity is
+    inverted (True = masked)", "causal mask is aligned bottom-right", "fully masked rows give
+    NaN", "GQA groups heads by tiling instead of repeat-interleave", ...
 
     Parameters
     ----------
     fn : callable
-        The implementation, in attention_ref's calling convention:
-        `fn(query, key, value, attn_mask=None, is_causal=False, scale=None)` with NumPy
-        arrays `query (B, H, L, E)`, `key (B, Hkv, S, E)`, `value (B, Hkv, S, Ev)`, returning
-        `(B, H, L, Ev)` (anything `np.asarray` converts). Keyword arguments are passed only
-        when they differ from these defaults, so a function without masks still gets the
-        cases it can run. A bool mask means True = may attend. When `fn` has an
-        `enable_gqa` parameter, the grouped-query case passes `enable_gqa=True`; when it
-        raises on that case, the case is "unsupported", not failed. For another calling
-        convention, pass a one-line adapter (see the conformance page of the docs).
+        The implementation, called as
+        `fn(query, key, value, attn_mask=None, is_causal=False, scale=None)` with arrays
+        `query (B, H, L, E)`, `key (B, Hkv, S, E)`, `value (B, Hkv, S, Ev)`, returning
+        `(B, H, L, Ev)` (in `layout="BLHE"`, the two middle axes of each swapped). Keyword
+        arguments are passed only when they differ from these defaults; a case that needs a
+        parameter `fn` does not have (`scale`, `attn_mask`, `is_causal`), or something it
+        raises on ($E_v \ne E$, a float mask, grouped-query heads), is reported as
+        "unsupported", with the reason, and the other cases are still checked. The
+        grouped-query case passes `enable_gqa=True` when `fn` has that parameter (or no
+        signature Python can read). A bool mask means True = may attend; a float mask is
+        added to the scores. The result may be anything `np.asarray` converts (a tensor
+        with `.detach()` is detached first).
     dtypes : str or iterable of str, default ("float16", "float32", "float64")
         The dtypes to test. Each gets its own precision cases; the convention cases run in
         the widest one.
@@ -73,14 +110,29 @@ def check(
         `backward(grad_output, query, key, value, attn_mask=None, is_causal=False,
         scale=None) -> (grad_query, grad_key, grad_value)`: adds gradient cases, compared with
         `attention_ref.sdpa_backward`.
+    layout : {"BHLE", "BLHE"}, default "BHLE"
+        The axes of query, key, value and output (and of the gradients): `"BHLE"` is
+        `(B, H, L, E)`, PyTorch's and attention_ref's; `"BLHE"` is `(B, L, H, E)`, JAX's and
+        Flax's. The mask is `(B, H, L, S)` (broadcastable) in both, as in those libraries.
+    array : callable, optional
+        Converts each input array (query, key, value, grad_output, attn_mask) before the
+        call: `torch.from_numpy`, `jax.numpy.asarray`. Default: NumPy arrays as they are.
+    name : str, optional
+        The name the report uses for `fn` (default: its module and qualified name).
     seed : int, default 0
         Seeds the inputs.
 
     Returns
     -------
     Report
-        One result per case (status, error, tolerance, diagnosis); `report.ok` is True when
-        every case passes; `print(report)` shows the table.
+        One result per case (status, error, tolerance, reason, diagnosis), the precision
+        found for each dtype, and the findings; `report.ok` is True when no case failed or
+        raised; `print(report)` shows the findings and the table.
+
+    Raises
+    ------
+    ValueError
+        If `layout` is not "BHLE" or "BLHE", or `dtypes` names another dtype.
 
     Notes
     -----
@@ -90,7 +142,12 @@ def check(
     case's dtype and `floor` 16 units in the last place of the largest true value, in the
     compute precision (float32 for float16). The output must also have the inputs' dtype,
     the expected shape, and leave the inputs unmodified. Exceptions raised by `fn` are
-    recorded as errors, never propagated; warnings it emits are silenced.
+    recorded, never propagated; warnings it emits are silenced.
+
+    When `fn` computes in less precision than its inputs (float32 inside for float64 inputs),
+    the precision cases say so ("float64 inputs, float32 accuracy") and every case of that
+    dtype is judged at the tolerance attention_ref earns at that precision, so that its
+    conventions are still named.
 
     Examples
     --------
@@ -110,21 +167,44 @@ def check(
     >>> def inverted(q, k, v, attn_mask=None, is_causal=False, scale=None):
     ...     if attn_mask is not None and attn_mask.dtype == bool:
     ...         attn_mask = ~attn_mask
-    ...     return attention_ref.scaled_dot_product_attention(
-    ...         q, k, v, attn_mask, is_causal, scale)
-    >>> report = check(inverted)
+    ...     return attention_ref.scaled_dot_product_attention(q, k, v, attn_mask, is_causal, scale)
+    >>> report = check(inverted, name="inverted")
     >>> report.ok, [r.name for r in report.failures]
     (False, ['bool mask', 'fully masked bool'])
-    >>> report.failures[0].diagnosis.split(":")[0]
-    'boolean mask polarity is inverted (True = masked)'
-    """
+    >>> report.headline()
+    'inverted follows attention_ref except: boolean mask polarity is inverted (True = masked). 1 case unsupported: grouped-query heads (no enable_gqa parameter).'
+    """  # noqa: E501
     names = dtype_names(dtypes)
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be 'BHLE' or 'BLHE', got {layout!r}")
     cases = forward_cases(names, seed)
     if backward is not None:
         cases += backward_cases(names, seed)
-    results = [_run(backward if case.backward else fn, case) for case in cases]
-    name = _name(fn) if backward is None else f"{_name(fn)} (backward: {_name(backward)})"
-    return Report(name, tuple(results), seed, RULE)
+    call = functools.partial(_attempt, layout=layout, array=array)
+    attempts = [call(backward if backward and case.backward else fn, case) for case in cases]
+    for is_backward in (False, True):
+        _no_baseline_no_capability([a for a in attempts if a.case.backward == is_backward])
+
+    fits: dict[str, list[str | None]] = {n: [] for n in names}
+    for attempt in attempts:
+        if attempt.case.probe and attempt.outputs is not None and attempt.shapes_match:
+            fits[attempt.case.dtype.name].append(
+                fitting_level(attempt.case, attempt.outputs, attempt.want)
+            )
+    precision = estimate(fits)
+    results = [_judge(a, precision[a.case.dtype.name]) for a in attempts]
+    if name is None:
+        name = _name(fn) if backward is None else f"{_name(fn)} (backward: {_name(backward)})"
+    return Report(
+        name,
+        tuple(results),
+        seed,
+        RULE,
+        layout=layout,
+        precision=precision,
+        conventions=known_conventions(),
+        schema_version=SCHEMA_VERSION,
+    )
 
 
 def dtype_names(dtypes: str | Iterable[str]) -> tuple[str, ...]:
@@ -147,119 +227,259 @@ def _name(fn: object) -> str:
     if qualname is None:
         return f"{type(fn).__name__}()"
     module = getattr(fn, "__module__", None)
-    if module in (None, "__main__", "builtins") or module.startswith("_"):
-        return qualname  # defined in a script, a notebook or exec'd code
+    if module in (None, "__main__", "builtins") or not module.replace(".", "_").isidentifier():
+        return qualname  # defined in a script (runpy's "<run_path>"), a notebook, exec'd code
+    if module.startswith("_"):
+        return qualname
     parts = module.split(".")
+    if not any(part.startswith("_") for part in parts):
+        return f"{module}.{qualname}"
     for i in range(1, len(parts)):  # attention_ref._sdpa.f -> attention_ref.f, if exported
-        if getattr(sys.modules.get(".".join(parts[:i])), qualname, None) is fn:
+        if _exports(sys.modules.get(".".join(parts[:i])), qualname, fn):
             return f"{'.'.join(parts[:i])}.{qualname}"
-    return f"{module}.{qualname}"
+    # Deeper in the same package (torch._C._nn.f -> torch.nn.functional.f), if imported.
+    public = [
+        m
+        for m, obj in list(sys.modules.items())
+        if (m + ".").startswith(parts[0] + ".")
+        and not any(part.startswith("_") for part in m.split("."))
+        and _exports(obj, qualname, fn)
+    ]
+    return f"{min(public, key=len) if public else module}.{qualname}"
+
+
+def _exports(module: object, name: str, fn: object) -> bool:
+    try:
+        return getattr(module, name, None) is fn
+    except Exception:  # pragma: no cover (a module whose __getattr__ does more than look up)
+        return False
+
+
+def _parameters(fn: Callable[..., object]) -> tuple[set[str], bool] | None:
+    """The names of `fn`'s parameters and whether it takes `**kwargs`; None if unknown."""
+    try:
+        parameters = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):  # a builtin or extension function without a signature
+        return None
+    names = {p.name for p in parameters if p.kind is not p.VAR_KEYWORD}
+    return names, any(p.kind is p.VAR_KEYWORD for p in parameters)
 
 
 def _takes(fn: Callable[..., object], parameter: str) -> bool:
     """Whether `fn`'s signature names `parameter` (a `**kwargs` does not count)."""
-    try:
-        return parameter in inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return False
+    known = _parameters(fn)
+    return known is not None and parameter in known[0]
 
 
-def _distance(got: Sequence[np.ndarray], want: Outputs, ignore: np.ndarray | None = None) -> float:
-    """The largest absolute difference; NaN against NaN and equal infinities count as equal,
-    any other mismatch of NaN or infinity as `inf`. `ignore` (B, H, L): rows left out of the
-    forward output."""
-    worst = 0.0
-    with np.errstate(invalid="ignore"):
-        for i, (g, w) in enumerate(zip(got, want, strict=True)):
-            g = np.asarray(g, dtype=np.float64)
-            diff = np.abs(g - w)
-            diff[(np.isnan(g) & np.isnan(w)) | (g == w)] = 0.0
-            diff[np.isnan(diff)] = np.inf
-            if ignore is not None and i == 0:
-                diff[np.broadcast_to(ignore, diff.shape[:-1])] = 0.0
-            worst = max(worst, float(diff.max(initial=0.0)))
-    return worst
+@dataclass
+class _Attempt:
+    """One call of the implementation on one case, before it is judged."""
+
+    case: Case
+    want: Outputs
+    outputs: tuple[np.ndarray, ...] | None = None
+    passed: tuple[np.ndarray, ...] = ()  # the NumPy arrays the call was given, to detect writes
+    unsupported: str = ""  # the short reason the case could not run
+    failure: str = ""  # why it could not run, in one line
+    exception: str = ""  # the exception it raised, in one line
+
+    @property
+    def shapes_match(self) -> bool:
+        return self.outputs is not None and all(
+            g.shape == w.shape for g, w in zip(self.outputs, self.want, strict=True)
+        )
 
 
-def _call(fn: Callable[..., object], case: Case) -> tuple[object, tuple[np.ndarray, ...]]:
-    """Call `fn` on copies of the case's arrays; return its result and the copies."""
-    args = tuple(a.copy() for a in case.arrays())
-    kwargs = {k: v.copy() if isinstance(v, np.ndarray) else v for k, v in case.keywords().items()}
-    if case.gqa and _takes(fn, "enable_gqa"):
+_UNEXPECTED = re.compile(r"unexpected keyword argument '(\w+)'")
+
+
+def _one_line(error: BaseException, limit: int = 160) -> str:
+    """`Type: message`, on one line, cut at `limit` characters."""
+    message = " ".join(str(error).split())
+    text = f"{type(error).__name__}: {message}" if message else type(error).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _attempt(
+    fn: Callable[..., object],
+    case: Case,
+    layout: str,
+    array: Callable[[np.ndarray], object] | None,
+) -> _Attempt:
+    """Call `fn` on the case, or say why it cannot be called on it."""
+    attempt = _Attempt(case, truth(case))
+    kwargs = case.keywords()
+    known = _parameters(fn)
+    if known is not None and not known[1]:
+        missing = [k for k in kwargs if k not in known[0]]
+        if missing:
+            attempt.unsupported = f"no {missing[0]} parameter"
+            attempt.failure = (
+                f"the case passes {missing[0]}=, and the function has no such parameter"
+            )
+            return attempt
+    gqa_flag = case.gqa and (known is None or "enable_gqa" in known[0])
+    if gqa_flag:
         kwargs["enable_gqa"] = True
+    try:
+        try:
+            result, attempt.passed = _call(fn, case, kwargs, layout, array)
+        except TypeError as error:
+            unexpected = _UNEXPECTED.search(str(error))
+            if unexpected is None or unexpected.group(1) not in kwargs:
+                raise
+            if unexpected.group(1) != "enable_gqa":
+                attempt.unsupported = f"no {unexpected.group(1)} parameter"
+                attempt.failure = _one_line(error)
+                return attempt
+            gqa_flag = False
+            del kwargs["enable_gqa"]
+            result, attempt.passed = _call(fn, case, kwargs, layout, array)
+        attempt.outputs = _outputs(result, case, layout)
+    except Exception as error:  # the implementation's failure is a result, not ours
+        needs = case.needs()
+        attempt.failure = attempt.exception = _one_line(error)
+        if case.gqa and not gqa_flag:
+            attempt.unsupported = "no enable_gqa parameter"
+            attempt.failure = (
+                f"grouped-query heads need enable_gqa=True, which the function does not take; "
+                f"called without it, it raises {type(error).__name__}"
+            )
+        elif needs and attempt.outputs is None:
+            attempt.unsupported = f"raises on {needs[-1] if case.gqa else ', '.join(needs)}"
+            attempt.failure = f"raises on {', '.join(needs)}: {attempt.failure}"
+    return attempt
+
+
+def _no_baseline_no_capability(attempts: list[_Attempt]) -> None:
+    """A function that raises on every case that needs nothing special has errors, not
+    missing capabilities: its exceptions on the other cases are errors too."""
+    baseline = [a for a in attempts if not a.case.needs()]
+    if not baseline or any(a.outputs is not None for a in baseline):
+        return
+    for a in attempts:
+        if a.unsupported.startswith("raises on"):
+            a.unsupported, a.failure = "", a.exception
+
+
+def _call(
+    fn: Callable[..., object],
+    case: Case,
+    kwargs: dict[str, object],
+    layout: str,
+    array: Callable[[np.ndarray], object] | None,
+) -> tuple[object, tuple[np.ndarray, ...]]:
+    """Call `fn` on copies of the case's arrays (in `layout`, through `array`); return its
+    result and the NumPy copies, to see whether it wrote to them."""
+    swap = layout == "BLHE"
+    args = tuple(
+        np.ascontiguousarray(np.swapaxes(a, -2, -3)) if swap else a.copy() for a in case.arrays()
+    )
+    kwargs = {k: v.copy() if isinstance(v, np.ndarray) else v for k, v in kwargs.items()}
+    # Views of what the call was given, in (B, H, L, E) again: they show its writes.
+    passed: tuple[np.ndarray, ...] = tuple(np.swapaxes(a, -2, -3) if swap else a for a in args)
+    mask = kwargs.get("attn_mask")
+    passed += (mask,) if isinstance(mask, np.ndarray) else ()
+    convert = (lambda a: a) if array is None else array
+    call_kwargs = {k: convert(v) if isinstance(v, np.ndarray) else v for k, v in kwargs.items()}
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
-        result = fn(*args, **kwargs)
-    mask = kwargs.get("attn_mask")
-    return result, args + (() if mask is None else (mask,))
+        result = fn(*map(convert, args), **call_kwargs)
+    return result, passed
 
 
-def _outputs(result: object, case: Case) -> tuple[np.ndarray, ...]:
-    """The result as a tuple of arrays: (out,), or (d_q, d_k, d_v) for a backward case."""
-    arrays = (np.asarray(result),) if not case.backward else tuple(map(np.asarray, result))  # type: ignore[call-overload]
-    if len(arrays) != (3 if case.backward else 1):
-        raise ValueError(f"backward returned {len(arrays)} arrays, not (d_q, d_k, d_v)")
+def _to_numpy(x: object) -> np.ndarray:
+    """`np.asarray`, after `.detach()` for a tensor that tracks gradients."""
+    detach = getattr(x, "detach", None)
+    return np.asarray(detach() if callable(detach) else x)
+
+
+def _outputs(result: object, case: Case, layout: str) -> tuple[np.ndarray, ...]:
+    """The result as a tuple of NumPy arrays, in `(B, H, L, E)` layout: (out,), or
+    (d_q, d_k, d_v) for a backward case."""
+    if case.backward:
+        arrays = tuple(map(_to_numpy, cast(Iterable[object], result)))
+        if len(arrays) != 3:
+            raise ValueError(f"backward returned {len(arrays)} arrays, not (d_q, d_k, d_v)")
+    else:
+        arrays = (_to_numpy(result),)
     for a in arrays:
         if a.dtype.kind not in "fiu":
             raise TypeError(f"returned an array of dtype {a.dtype}, not real numbers")
+    if layout == "BLHE":
+        arrays = tuple(np.swapaxes(a, -2, -3) if a.ndim >= 3 else a for a in arrays)
     return arrays
 
 
-def _run(fn: Callable[..., object], case: Case) -> CaseResult:
-    """One case: call, compare with the truth, and diagnose a difference."""
-    want = truth(case)
-    reference_error = _distance(run_reference(case), want)
-    largest = max(float(np.max(np.abs(w), initial=0.0)) for w in want)
-    eps = float(np.finfo(compute_dtype(case.dtype)).eps)
-    floor = FLOOR_ULPS * eps * max(largest, 1e-3)  # 1e-3: an all-zero answer still has a floor
-    tolerance = 2 * reference_error + floor
+def _judge(attempt: _Attempt, level: str) -> CaseResult:
+    """One case, judged at the accuracy `level` found for its dtype, diagnosed if it fails."""
+    case, want = attempt.case, attempt.want
+    reference_error, tol = tolerance(case, want, level)
     result = functools.partial(
         CaseResult,
         case.name,
         case.dtype.name,
         case.describe(),
         reference_error=reference_error,
-        tolerance=tolerance,
+        tolerance=tol,
+        judged_at=level,
     )
-    try:
-        raw, passed = _call(fn, case)
-        got = _outputs(raw, case)
-    except Exception as error:  # the implementation's failure is a result, not ours
-        status = "unsupported" if case.gqa else "error"
-        return result(status, diagnosis=f"{type(error).__name__}: {error}")
+    if attempt.unsupported:
+        return result("unsupported", reason=attempt.unsupported, diagnosis=attempt.failure)
+    if attempt.outputs is None:
+        reason = f"raises {attempt.exception.split(':')[0]}"
+        return result("error", reason=reason, diagnosis=attempt.failure)
+    got = attempt.outputs
 
     outputs = ("grad_query", "grad_key", "grad_value") if case.backward else ("output",)
     for name, g, w in zip(outputs, got, want, strict=True):
         if g.shape != w.shape:
-            return result(
-                "fail", diagnosis=f"{name} has shape {g.shape}, not {w.shape}", matches=("shape",)
-            )
+            text = f"{name} has shape {g.shape}, not {w.shape}"
+            return result("fail", reason="wrong shape", diagnosis=text, matches=("shape",))
 
-    error = _distance(got, want)
+    error = distance(got, want)
     notes: list[str] = []
+    reasons: list[str] = []
     keys: list[str] = []
-    if error > tolerance:
-        found = _diagnose(case, got, want, tolerance)
+    if case.probe and level != case.dtype.name and error > tolerance(case, want)[1]:
+        keys.append(f"precision-{level}")
+        reasons.append(f"{level} accuracy")
+        notes.append(
+            f"{case.dtype.name} inputs, {level} accuracy: the implementation computes (or "
+            f"rounds) in {level} where attention_ref computes in {case.dtype.name}; every "
+            f"{case.dtype.name} case is judged at {level} accuracy"
+        )
+    if error > tol:
+        found = _diagnose(case, got, want, tol)
         keys += [alt.key for alt in found]
+        reasons += [alt.key for alt in found] or ["unexplained"]
         notes += [alt.diagnosis for alt in found] or ["no known convention matches"]
     wrong_dtype = sorted({g.dtype.name for g in got if g.dtype != case.dtype})
     if wrong_dtype:
         keys.append("dtype")
+        reasons.append(f"returns {'/'.join(wrong_dtype)}")
         notes.append(f"returns {'/'.join(wrong_dtype)} for {case.dtype.name} inputs")
-    names = ("grad_output", "query", "key", "value")[4 - len(case.arrays()) :]
+    names: tuple[str, ...] = case.array_names()
     originals = case.arrays()
     if case.attn_mask is not None:
         names, originals = (*names, "attn_mask"), (*originals, case.attn_mask)
     changed = [
         name
-        for name, a, b in zip(names, originals, passed, strict=True)
+        for name, a, b in zip(names, originals, attempt.passed, strict=True)
         if not np.array_equal(a, b, equal_nan=True)
     ]
     if changed:
         keys.append("mutates")
+        reasons.append(f"modifies {' and '.join(changed)}")
         notes.append(f"modifies its argument {' and '.join(changed)} in place")
     status = "fail" if notes else "pass"
-    return result(status, error=error, diagnosis="; ".join(notes), matches=tuple(keys))
+    return result(
+        status,
+        error=error,
+        reason="; ".join(reasons),
+        diagnosis="; ".join(notes),
+        matches=tuple(keys),
+    )
 
 
 def _diagnose(
@@ -274,14 +494,14 @@ def _diagnose(
                 if alt.matches(case, got, tolerance):
                     found.append(alt)
                 continue
-            prediction = alt.predict(case)
+            prediction = None if alt.predict is None else alt.predict(case)
             if prediction is None:
                 continue
             expected, ignore = prediction
-            if _distance(expected, want, ignore) <= slack:
+            if distance(expected, want, ignore) <= slack:
                 continue  # the same answer as the truth here: it cannot explain a failure
             # The implementation returns its dtype: allow for rounding the emulation to it.
             rounded = tuple(e.astype(case.dtype).astype(np.float64) for e in expected)
-            if _distance(got, expected, ignore) <= slack + 2 * _distance(rounded, expected):
+            if distance(got, expected, ignore) <= slack + 2 * distance(rounded, expected):
                 found.append(alt)
     return found

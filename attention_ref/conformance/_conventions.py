@@ -15,43 +15,29 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from .._masks import causal_mask
 from .._sdpa import scaled_dot_product_attention
-from ._case import Case, Outputs, empty_rows, truth
+from ._case import Alternative, Case, Outputs, Prediction, empty_rows, truth
+
+#: An emulation: a case's prediction, or None where the convention does not apply.
+Predict = Callable[[Case], "Prediction | None"]
 
 #: An alternative convention matches when the output is within this many tolerances of its
 #: emulation (plus twice the error of rounding the emulation to the case's dtype): the
 #: emulation runs in float64, not in the implementation's own arithmetic.
 MATCH_SLACK = 4
 
-#: An emulation's answer: the outputs, and the query rows `(B, H, L)` to leave out (or None).
-Prediction = tuple[Outputs, "np.ndarray | None"]
-
-
-@dataclass(frozen=True)
-class Alternative:
-    """A convention other than attention_ref's, and how to recognise an implementation of it.
-
-    `predict(case)` emulates the convention (None when it does not apply to the case). The
-    implementation matches when its output is close to the prediction (see `_check.py`), or,
-    when `matches` is given, when `matches(case, outputs, tolerance)` says so.
-    """
-
-    key: str
-    diagnosis: str
-    predict: Callable[[Case], Prediction | None] | None = None
-    matches: Callable[[Case, Outputs, float], bool] | None = None
-
 
 def _default_scale(case: Case) -> float:
-    return 1.0 / math.sqrt(case.query.shape[-1])
+    """$1/\\sqrt{E}$ (kept for modules written before `Case.default_scale`)."""
+    return case.default_scale
 
 
-def _changed(**changes: object) -> Callable[[Case], Prediction]:
+def _changed(**changes: Any) -> Callable[[Case], Prediction]:
     """The alternative that is attention_ref with some arguments changed."""
 
     def predict(case: Case) -> Prediction:
@@ -65,12 +51,12 @@ def _changed(**changes: object) -> Callable[[Case], Prediction]:
 # --- the scale -------------------------------------------------------------------------------
 
 
-def _only_default_scale(predict: Callable[[Case], Prediction]) -> Callable[[Case], Prediction]:
+def _only_default_scale(predict: Predict) -> Predict:
     """Alternatives to the default scale apply only where the scale is not given."""
     return lambda case: predict(case) if case.scale is None else None
 
 
-def _only_given_scale(predict: Callable[[Case], Prediction]) -> Callable[[Case], Prediction]:
+def _only_given_scale(predict: Predict) -> Predict:
     return lambda case: predict(case) if case.scale is not None else None
 
 
@@ -78,16 +64,19 @@ SCALE_NONE = Alternative(
     "scale-none",
     "the scores are not scaled (scale 1 instead of 1/sqrt(E))",
     _only_default_scale(_changed(scale=1.0)),
+    short="the scores are not scaled",
 )
 SCALE_SQUARED = Alternative(
     "scale-squared",
     "the scale is applied twice (1/E instead of 1/sqrt(E))",
     _only_default_scale(_changed(scale=lambda c: 1.0 / c.query.shape[-1])),
+    short="the default scale is 1/E instead of 1/sqrt(E)",
 )
 SCALE_VALUE_SIZE = Alternative(
     "scale-value-size",
     "scale is 1/sqrt(Ev) of the value head size, instead of 1/sqrt(E) of the query/key head size",
     _only_default_scale(_changed(scale=lambda c: 1.0 / math.sqrt(c.value.shape[-1]))),
+    short="the default scale is 1/sqrt(Ev) instead of 1/sqrt(E)",
 )
 SCALE_MODEL_WIDTH = Alternative(
     "scale-model-width",
@@ -95,21 +84,25 @@ SCALE_MODEL_WIDTH = Alternative(
     _only_default_scale(
         _changed(scale=lambda c: 1.0 / math.sqrt(c.query.shape[-3] * c.query.shape[-1]))
     ),
+    short="the default scale is 1/sqrt(H·E) instead of 1/sqrt(E)",
 )
 SCALE_IGNORED = Alternative(
     "scale-ignored",
     "the scale argument is ignored (1/sqrt(E) is used)",
     _only_given_scale(_changed(scale=None)),
+    short="the scale argument is ignored",
 )
 SCALE_TIMES_DEFAULT = Alternative(
     "scale-times-default",
     "the scale argument multiplies the default 1/sqrt(E) instead of replacing it",
-    _only_given_scale(_changed(scale=lambda c: c.scale * _default_scale(c))),
+    _only_given_scale(_changed(scale=lambda c: c.scale * c.default_scale)),
+    short="the scale argument multiplies 1/sqrt(E)",
 )
 SCALE_DIVIDES = Alternative(
     "scale-divides",
     "the scores are divided by the scale argument instead of multiplied by it",
     _only_given_scale(_changed(scale=lambda c: 1.0 / c.scale)),
+    short="the scores are divided by the scale argument",
 )
 
 # --- plain NumPy emulations ------------------------------------------------------------------
@@ -133,7 +126,7 @@ def emulate(
     if case.gqa:  # (B, Hkv, S, E) -> (B, H, S, E), kv head g serving query heads gG .. gG+G-1
         group = q.shape[-3] // k.shape[-3]
         k, v = np.repeat(k, group, axis=-3), np.repeat(v, group, axis=-3)
-    scale = dt.type(_default_scale(case) if case.scale is None else case.scale)
+    scale = dt.type(case.resolved_scale)
     scores = (q * scale) @ np.swapaxes(k, -1, -2)  # (B, H, L, S)
     mask = causal_mask(*scores.shape[-2:]) if case.is_causal else case.attn_mask
     if mask is not None and mask.dtype == np.bool_:
@@ -149,7 +142,7 @@ def emulate(
     return probs @ v  # (B, H, L, Ev)
 
 
-def _emulated(**knobs: object) -> Callable[[Case], Prediction | None]:
+def _emulated(**knobs: Any) -> Predict:
     """A forward-only alternative computed by `emulate` (in float64 unless told)."""
     return lambda case: None if case.backward else ((emulate(case, **knobs),), None)
 
@@ -158,31 +151,38 @@ SOFTMAX_AXIS = Alternative(
     "softmax-axis",
     "the softmax is taken over the queries (axis -2) instead of the keys (axis -1)",
     _emulated(softmax_axis=-2),
+    short="the softmax is taken over the queries",
 )
 
 
 def _swapped_layout(case: Case) -> Prediction | None:
     """An implementation for `(B, L, H, E)`, given our `(B, H, L, E)` arrays, as they are."""
     L, S = case.query.shape[-2], case.key.shape[-2]
-    if case.backward or case.gqa or case.attn_mask is not None or L != S:
+    if case.backward or case.attn_mask is not None or L != S:
         return None  # the swapped call would not run
     swap = lambda a: np.swapaxes(a, -2, -3)  # noqa: E731
-    swapped = case.replace(query=swap(case.query), key=swap(case.key), value=swap(case.value))
+    swapped = case.replace(
+        query=swap(case.query), key=swap(case.key), value=swap(case.value), gqa=False
+    )  # L = S "heads" each: no grouping needed
     return (swap(truth(swapped)[0]),), None
 
 
 LAYOUT = Alternative(
     "layout",
-    "the heads and sequence axes are swapped: the implementation reads (B, L, H, E), JAX's "
-    "layout; adapt with np.swapaxes(x, -2, -3) on the way in and out",
+    "the heads and sequence axes are swapped: the implementation reads the other layout, "
+    "(B, L, H, E) (JAX's) where it was checked with (B, H, L, E) (PyTorch's), or the reverse; "
+    'check it with the other one: check(fn, layout="BLHE") or --layout BLHE',
     _swapped_layout,
+    short="it reads the other layout (check it with the other layout=)",
 )
 
 # --- masks -----------------------------------------------------------------------------------
 
 
-def _bool_mask_only(predict: Callable[[Case], Prediction]) -> Callable[[Case], Prediction]:
-    return lambda case: predict(case) if case.attn_mask.dtype == np.bool_ else None
+def _bool_mask_only(predict: Predict) -> Predict:
+    return lambda case: (
+        predict(case) if case.attn_mask is not None and case.attn_mask.dtype == np.bool_ else None
+    )
 
 
 MASK_POLARITY = Alternative(
@@ -190,29 +190,37 @@ MASK_POLARITY = Alternative(
     "boolean mask polarity is inverted (True = masked): adapt with ~attn_mask, as for "
     "nn.MultiheadAttention",
     _bool_mask_only(_changed(attn_mask=lambda c: ~c.attn_mask)),
+    short="boolean mask polarity is inverted (True = masked)",
 )
 BOOL_MASK_ADDED = Alternative(
     "bool-mask-added",
     "a boolean mask is added to the scores as 0/1 numbers instead of masking",
     _bool_mask_only(_changed(attn_mask=lambda c: c.attn_mask.astype(c.dtype))),
+    short="a boolean mask is added as 0/1",
 )
 MASK_IGNORED = Alternative(
-    "mask-ignored", "the attention mask is ignored", _changed(attn_mask=None)
+    "mask-ignored",
+    "the attention mask is ignored",
+    _changed(attn_mask=None),
+    short="the attention mask is ignored",
 )
 FLOAT_MASK_BEFORE_SCALE = Alternative(
     "float-mask-before-scale",
     "a float mask is added before the scale, so it is scaled with the scores",
-    _changed(attn_mask=lambda c: c.attn_mask * (c.scale or _default_scale(c))),
+    _changed(attn_mask=lambda c: c.attn_mask * c.resolved_scale),
+    short="a float mask is scaled with the scores",
 )
 FLOAT_MASK_MULTIPLIED = Alternative(
     "float-mask-multiplied",
     "a float mask multiplies the scores instead of being added to them",
     _emulated(multiply_mask=True),
+    short="a float mask multiplies the scores",
 )
 FLOAT_MASK_AS_BOOL = Alternative(
     "float-mask-as-bool",
     "a float mask is read as a boolean (nonzero = may attend) instead of being added",
     _changed(attn_mask=lambda c: c.attn_mask != 0),
+    short="a float mask is read as a boolean",
 )
 
 # --- causal masks ----------------------------------------------------------------------------
@@ -234,19 +242,25 @@ CAUSAL_BOTTOM_RIGHT = Alternative(
     "causal mask is aligned bottom-right, tril(ones(L, S), S - L) (as FlashAttention 2.1+), "
     "instead of top-left, tril(ones(L, S)) (as PyTorch's SDPA)",
     _causal(lambda L, S: S - L),
+    short="the causal mask is aligned bottom-right",
 )
 CAUSAL_IGNORED = Alternative(
-    "causal-ignored", "is_causal is ignored", _changed(is_causal=False, attn_mask=None)
+    "causal-ignored",
+    "is_causal is ignored",
+    _changed(is_causal=False, attn_mask=None),
+    short="is_causal is ignored",
 )
 CAUSAL_STRICT = Alternative(
     "causal-strict",
     "the causal mask excludes the diagonal: query i sees keys j < i instead of j <= i",
     _causal(lambda L, S: -1),
+    short="the causal mask excludes the diagonal",
 )
 CAUSAL_REVERSED = Alternative(
     "causal-reversed",
     "the causal mask is reversed: query i sees keys j >= i instead of j <= i",
     _causal(lambda L, S: 0, upper=True),
+    short="the causal mask is reversed",
 )
 
 # --- fully masked rows -----------------------------------------------------------------------
@@ -271,6 +285,7 @@ MASKED_ROWS_NAN = Alternative(
     "masked-rows-nan",
     "fully masked rows give NaN (a softmax over no keys) instead of zeros",
     lambda c: None if c.backward else _fill_empty_rows(lambda c, out: np.full_like(out, np.nan))(c),
+    short="fully masked rows give NaN",
 )
 MASKED_ROWS_UNIFORM = Alternative(
     "masked-rows-uniform",
@@ -285,6 +300,7 @@ MASKED_ROWS_UNIFORM = Alternative(
             )
         )(c)
     ),
+    short="fully masked rows give the mean of the values",
 )
 
 # --- grouped-query attention -----------------------------------------------------------------
@@ -303,6 +319,7 @@ GQA_TILED = Alternative(
     "GQA groups heads by tiling instead of repeat-interleave: query head h reads kv head "
     "h % Hkv instead of h // G",
     _tiled,
+    short="GQA tiles the key/value heads instead of repeating them",
 )
 
 # --- precision -------------------------------------------------------------------------------
@@ -356,32 +373,37 @@ FLOAT16_OVERFLOW = Alternative(
     "float16 overflows (computed natively): compute float16 in float32 and cast the result "
     "back, as attention_ref and PyTorch do",
     matches=_float16_overflow,
+    short="float16 overflows (computed natively)",
 )
 FLOAT16_PRECISION = Alternative(
     "float16-precision",
     "float16 loses precision (computed natively): its error is that of a computation in "
     "float16; compute in float32 and cast the result back",
     matches=_float16_precision,
+    short="float16 loses precision (computed natively)",
 )
 SOFTMAX_NO_MAX = Alternative(
     "softmax-no-max",
     "the softmax does not subtract the row maximum before exp, which overflows on large scores",
     matches=_no_max,
+    short="the softmax does not subtract the row maximum",
 )
 
 # --- gradients -------------------------------------------------------------------------------
 
 
-def _gradients(case: Case, scaled: bool = True, delta: bool = True, nan_rows: bool = False):
+def _gradients(
+    case: Case, scaled: bool = True, delta: bool = True, nan_rows: bool = False
+) -> Prediction:
     """The backward pass written out in float64, with a knob per deviation."""
     d_out, q, k, v = (a.astype(np.float64) for a in case.arrays())
-    kwargs = case.keywords()
+    kwargs: dict[str, Any] = case.keywords()
     out, probs = scaled_dot_product_attention(q, k, v, **kwargs, return_weights=True)
     if nan_rows:
         probs = probs.copy()
         probs[empty_rows(case)] = np.nan
         out = probs @ v
-    scale = (case.scale or _default_scale(case)) if scaled else 1.0
+    scale = case.resolved_scale if scaled else 1.0
     d_v = np.swapaxes(probs, -1, -2) @ d_out  # (B, H, S, Ev)
     d_probs = d_out @ np.swapaxes(v, -1, -2)  # (B, H, L, S)
     rowsum = np.sum(d_out * out, axis=-1, keepdims=True) if delta else 0.0
@@ -389,7 +411,7 @@ def _gradients(case: Case, scaled: bool = True, delta: bool = True, nan_rows: bo
     return (scale * (d_scores @ k), scale * (np.swapaxes(d_scores, -1, -2) @ q), d_v), None
 
 
-def _backward_only(**knobs: object) -> Callable[[Case], Prediction | None]:
+def _backward_only(**knobs: Any) -> Predict:
     return lambda case: _gradients(case, **knobs) if case.backward and not case.gqa else None
 
 
@@ -397,17 +419,20 @@ GRAD_NO_SCALE = Alternative(
     "grad-no-scale",
     "grad_query and grad_key miss the scale factor (the chain rule through scale * Q K^T)",
     _backward_only(scaled=False),
+    short="the gradients miss the scale factor",
 )
 GRAD_NO_DELTA = Alternative(
     "grad-no-delta",
     "the softmax's backward omits the row-sum term: dS = P ∘ dP instead of "
     "P ∘ (dP - rowsum(dO ∘ O))",
     _backward_only(delta=False),
+    short="the softmax's backward omits the row-sum term",
 )
 GRAD_MASKED_ROWS_NAN = Alternative(
     "grad-masked-rows-nan",
     "fully masked rows give NaN gradients (a softmax over no keys) instead of zeros",
     lambda c: _gradients(c, nan_rows=True) if c.backward and empty_rows(c) is not None else None,
+    short="fully masked rows give NaN gradients",
 )
 
 #: The alternatives that can explain a failure of any case: the scale and the softmax axis.
@@ -446,10 +471,3 @@ ALL = (
     GRAD_NO_DELTA,
     GRAD_MASKED_ROWS_NAN,
 )
-
-#: Every key a report can name, with what it means.
-CONVENTIONS = {alt.key: alt.diagnosis for alt in ALL} | {
-    "shape": "the output does not have the shape (B, H, L, Ev) (or the inputs' shapes)",
-    "dtype": "the output's dtype is not the inputs' dtype",
-    "mutates": "the function modifies an argument in place",
-}
