@@ -347,4 +347,20 @@ def rope_check(fn: Callable[..., object], *, seed: int = 0) -> Report:
         "Inputs are float64; a case passes when max |fn - attention_ref| <= 64 eps64 max|x| "
         "(1 + the largest angle in radians): the rounding of the angles, with a margin of 64."
     )
-    return Report(_name(fn), tuple(results), seed, rule)
+    conventions = {key: (_ROPE_SHORT[key], meaning) for key, meaning in ROPE_CONVENTIONS.items()}
+    return Report(_name(fn), tuple(results), seed, rule, conventions=conventions)
+
+
+#: The short phrase a report's headline uses for each key of `ROPE_CONVENTIONS`.
+_ROPE_SHORT = {
+    "rope-interleaved-pairs": "interleaved pairs (2i, 2i + 1) where half-split was asked",
+    "rope-half-split-pairs": "half-split pairs (i, i + R/2) where interleaved was asked",
+    "rope-base-ignored": "base ignored",
+    "rope-rotary-dim-ignored": "rotary_dim ignored",
+    "rope-rotary-dim-exponent": "E instead of rotary_dim in the exponent",
+    "rope-positions-plus-one": "positions off by one (m + 1)",
+    "rope-positions-minus-one": "positions off by one (m - 1)",
+    "rope-positions-ignored": "positions ignored",
+    "rope-float32-angles": "angles in float32",
+    "rope-float32": "computes in float32",
+}
