@@ -28,6 +28,7 @@ slider, and without JavaScript all of them are shown in order.
 from __future__ import annotations
 
 import html
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -37,7 +38,17 @@ import numpy as np
 
 from attention_ref_site.figures import _caption_html
 
-__all__ = ["WIDTH", "Edge", "Node", "flow", "frames", "shape_text"]
+__all__ = [
+    "WIDTH",
+    "Edge",
+    "Node",
+    "bars",
+    "blocks_frame",
+    "flow",
+    "frames",
+    "head_view",
+    "shape_text",
+]
 
 WIDTH = 340  # CSS pixels: the text column of a 390-pixel-wide phone
 FONT = 12  # px
@@ -467,5 +478,107 @@ def bars(
     )
     return (
         f'<figure class="ar-figure ar-diagram">{svg}'
+        f"<figcaption>{_caption_html(caption)}</figcaption></figure>"
+    )
+
+
+HEAD_COLOURS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9"]
+
+
+def head_view(
+    weights: Any,
+    *,
+    queries: Sequence[str],
+    keys: Sequence[str],
+    heads: Sequence[str],
+    caption: str,
+    alt: str,
+    query_name: str = "query",
+    threshold: float = 0.01,
+) -> str:
+    """Attention as lines between two columns of tokens, one colour per head (bertviz's view).
+
+    Queries on the left, keys on the right; a line from query `i` to key `j` for each head,
+    as opaque and as thick as the weight (weights below `threshold` are not drawn). Without
+    JavaScript every line of every head is shown. With `docs/assets/js/figures.js` the reader
+    picks one head or all, and a query token (pointer, or focus and the arrow keys): only its
+    lines stay, and a live region reads the build's weights of that token, largest first.
+
+    Parameters
+    ----------
+    weights : array_like, shape (H, L, S)
+        Each head's weights; NaN where a query may not look.
+    queries, keys : sequence of str
+        The L query and S key tokens.
+    heads : sequence of str
+        The H heads' names.
+    """
+    w = np.asarray(weights, dtype=float)
+    if w.ndim != 3 or w.shape[1:] != (len(queries), len(keys)) or w.shape[0] != len(heads):
+        raise ValueError(
+            f"head_view needs weights of shape (H, L, S) = ({len(heads)}, {len(queries)}, "
+            f"{len(keys)}), got {w.shape}"
+        )
+    if not caption.strip() or not alt.strip():
+        raise ValueError("every figure needs a caption and alt text")
+    H, L, S = w.shape
+    step = 18.0
+    top = 8.0
+    left_x, right_x = WIDTH * 0.33, WIDTH * 0.67
+    height = top + max(L, S) * step + 4
+
+    def y_of(i: int, n: int) -> float:
+        return top + (i + 0.5) * step + (max(L, S) - n) * step / 2
+
+    lines = []
+    for h in range(H):
+        colour = HEAD_COLOURS[h % len(HEAD_COLOURS)]
+        for i in range(L):
+            for j in range(S):
+                value = w[h, i, j]
+                if not np.isfinite(value) or value < threshold:
+                    continue
+                lines.append(
+                    f'<path data-h="{h}" data-i="{i}" d="M{_num(left_x + 4)} '
+                    f'{_num(y_of(i, L))}L{_num(right_x - 4)} {_num(y_of(j, S))}" '
+                    f'stroke="{colour}" stroke-opacity="{value:.3f}" '
+                    f'stroke-width="{_num(0.8 + 3 * value)}"/>'
+                )
+    tokens = [
+        f'<text class="ar-hv-q" data-i="{i}" x="{_num(left_x - 4)}" y="{_num(y_of(i, L) + 4)}" '
+        f'text-anchor="end">{html.escape(t)}</text>'
+        for i, t in enumerate(queries)
+    ] + [
+        f'<text x="{_num(right_x + 4)}" y="{_num(y_of(j, S) + 4)}">{html.escape(t)}</text>'
+        for j, t in enumerate(keys)
+    ]
+    # The readouts, written by the build: for each head and query, the keys by weight.
+    texts = []
+    for h in range(H):
+        per_query = []
+        for i in range(L):
+            row = w[h, i]
+            order = [
+                j
+                for j in np.argsort(-np.nan_to_num(row, nan=-1.0), kind="stable")
+                if np.isfinite(row[j])
+            ][:3]
+            best = ", ".join(f"\u201c{keys[j]}\u201d {row[j]:.3f}" for j in order)
+            per_query.append(f"{heads[h]}, {query_name} \u201c{queries[i]}\u201d looks at {best}")
+        texts.append(per_query)
+    data = json.dumps(
+        {"heads": list(heads), "text": texts}, ensure_ascii=False, separators=(",", ":")
+    )
+    escaped = html.escape(data, quote=False).replace("'", "&#39;")
+    label = html.escape(alt, quote=True)
+    svg = (
+        f'<svg role="img" aria-label="{label}" class="ar-svg ar-diagram-svg" '
+        f'xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{_num(height)}" '
+        f'viewBox="0 0 {WIDTH} {_num(height)}" font-size="{FONT}" fill="currentColor">'
+        f'<title>{html.escape(alt)}</title><g fill="none">{"".join(lines)}</g>'
+        f"{''.join(tokens)}</svg>"
+    )
+    return (
+        f"<figure class=\"ar-figure ar-diagram ar-headview\" data-ar-headview='{escaped}'>{svg}"
         f"<figcaption>{_caption_html(caption)}</figcaption></figure>"
     )

@@ -11,6 +11,11 @@
  * Stepped figures (<div class="ar-frames">, see attention_ref_site.diagrams): every frame is
  * in the page; this script shows one at a time, with Previous / Next buttons or a slider.
  *
+ * Head views (<figure data-ar-headview>, attention_ref_site.diagrams.head_view): buttons pick
+ * one head or all; pointing at a query token, or focusing the figure and pressing the up and
+ * down arrows, keeps only that token's lines, and the live region reads the weights the build
+ * wrote for it.
+ *
  * Without JavaScript every figure is the complete static SVG (and every frame is shown).
  */
 (function () {
@@ -241,9 +246,97 @@
     go(Number(container.getAttribute("data-ar-start") || 0));
   }
 
+  function headView(figure) {
+    var data;
+    try {
+      data = JSON.parse(figure.getAttribute("data-ar-headview"));
+    } catch (error) {
+      return;
+    }
+    var svg = figure.querySelector("svg");
+    if (!svg) return;
+    count += 1;
+    var lines = Array.prototype.slice.call(svg.querySelectorAll("path[data-h]"));
+    var tokens = Array.prototype.slice.call(svg.querySelectorAll("text.ar-hv-q"));
+    var head = null; // null: all heads
+    var query = null; // null: every query
+    var panel = element("div", "ar-explore");
+    var hint = "Point at a token on the left, or focus the figure and use the up and down " +
+      "arrow keys, to see where it looks.";
+    var readout = element("p", "ar-readout", hint);
+    readout.setAttribute("aria-live", "polite");
+    var buttons = element("div", "ar-explore__buttons");
+    var all = toggle("All heads");
+    var headButtons = [all];
+    buttons.appendChild(all);
+    all.addEventListener("click", function () { head = null; update(); });
+    data.heads.forEach(function (name, h) {
+      if (data.heads.length < 2) return;
+      var button = toggle(name);
+      headButtons.push(button);
+      buttons.appendChild(button);
+      button.addEventListener("click", function () { head = h; update(); });
+    });
+    panel.appendChild(readout);
+    if (data.heads.length > 1) panel.appendChild(buttons); // one head: nothing to choose
+    var keys = element("span", "ar-visually-hidden",
+      "Up and down arrow keys choose a query token; Escape shows all of them.");
+    keys.id = "ar-headview-" + count + "-keys";
+    panel.appendChild(keys);
+    svg.parentNode.insertBefore(panel, svg.nextSibling);
+    svg.setAttribute("tabindex", "0");
+    svg.setAttribute("aria-describedby", keys.id);
+    figure.classList.add("ar-explorable");
+
+    function update() {
+      lines.forEach(function (line) {
+        var show = (head === null || Number(line.getAttribute("data-h")) === head) &&
+          (query === null || Number(line.getAttribute("data-i")) === query);
+        if (show) line.removeAttribute("display");
+        else line.setAttribute("display", "none");
+      });
+      tokens.forEach(function (token, i) {
+        token.setAttribute("font-weight", i === query ? "bold" : "normal");
+      });
+      headButtons.forEach(function (button, n) {
+        button.setAttribute("aria-pressed", String(n === 0 ? head === null : head === n - 1));
+      });
+      if (query === null) readout.textContent = hint;
+      else if (head === null) {
+        readout.textContent = data.text.map(function (t) { return t[query]; }).join("; ");
+      } else readout.textContent = data.text[head][query];
+    }
+
+    function queryAt(event) {
+      var matrix = svg.getScreenCTM();
+      if (!matrix) return null;
+      var point = new DOMPoint(event.clientX, event.clientY).matrixTransform(matrix.inverse());
+      var best = null, distance = Infinity;
+      tokens.forEach(function (token, i) {
+        var y = Number(token.getAttribute("y")) - 4;
+        if (Math.abs(point.y - y) < distance) { distance = Math.abs(point.y - y); best = i; }
+      });
+      return distance <= 9 ? best : null;
+    }
+    svg.addEventListener("pointermove", function (event) {
+      var i = queryAt(event);
+      if (i !== null && i !== query) { query = i; update(); }
+    });
+    svg.addEventListener("keydown", function (event) {
+      if (event.key === "ArrowDown") query = query === null ? 0 : Math.min(query + 1, tokens.length - 1);
+      else if (event.key === "ArrowUp") query = query === null ? 0 : Math.max(query - 1, 0);
+      else if (event.key === "Escape") query = null;
+      else return;
+      event.preventDefault();
+      update();
+    });
+    update();
+  }
+
   function init() {
     Array.prototype.forEach.call(document.querySelectorAll("figure[data-ar-heatmap]"), heatmap);
     Array.prototype.forEach.call(document.querySelectorAll(".ar-frames"), frames);
+    Array.prototype.forEach.call(document.querySelectorAll("figure[data-ar-headview]"), headView);
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
