@@ -129,3 +129,100 @@ def test_heatmap_without_javascript_is_the_static_figure(new_tab: Any) -> None:
     assert figure.locator(".ar-readout").count() == 0  # nothing half-built
     assert figure.locator("svg").first.get_attribute("tabindex") is None
     _clean(tab)
+
+
+def _visible_frames(container: Any) -> list[int]:
+    return container.evaluate(
+        "(c) => [...c.querySelectorAll('.ar-frame')].flatMap((f, n) => f.hidden ? [] : [n])"
+    )
+
+
+def test_stepped_frames_with_buttons(new_tab: Any) -> None:
+    tab = new_tab("dark")
+    tab.goto("flash/")
+    page = tab.page
+    frames = page.locator(".ar-frames").first
+    titles = frames.locator(".ar-frame").evaluate_all(
+        "(fs) => fs.map((f) => f.getAttribute('data-ar-title'))"
+    )
+    assert len(titles) == 3
+    assert _visible_frames(frames) == [0]
+    status = frames.locator(".ar-frames__status")
+    previous = frames.locator("button", has_text="Previous")
+    assert previous.is_disabled()
+    next_button = frames.locator("button", has_text="Next")
+    next_button.focus()
+    page.keyboard.press("Enter")  # the keyboard works the buttons
+    assert _visible_frames(frames) == [1]
+    assert status.text_content() == f"Block 2 of 3: {titles[1]}"
+    page.keyboard.press("Enter")
+    assert _visible_frames(frames) == [2] and next_button.is_disabled()
+    # the frame's figure is the build's: its alt text names the loop's state after block 2
+    alt = frames.locator(".ar-frame").nth(2).locator("svg").get_attribute("aria-label")
+    assert "block 2 is outlined" in alt
+    _clean(tab)
+
+
+def test_scale_slider(new_tab: Any) -> None:
+    tab = new_tab("light")
+    tab.goto("scaling/")
+    page = tab.page
+    frames = page.locator(".ar-frames").first
+    start = int(frames.get_attribute("data-ar-start"))
+    assert _visible_frames(frames) == [start]
+    slider = frames.locator("input[type=range]")
+    slider.focus()
+    page.keyboard.press("ArrowRight")
+    assert _visible_frames(frames) == [start + 1]
+    title = frames.locator(".ar-frame").nth(start + 1).get_attribute("data-ar-title")
+    assert slider.get_attribute("aria-valuetext") == title
+    page.keyboard.press("End")
+    last = frames.locator(".ar-frame").count() - 1
+    assert _visible_frames(frames) == [last]
+    assert "scale 1/1," in frames.locator(".ar-frames__status").text_content()
+    _clean(tab)
+
+
+def test_frames_without_javascript_are_all_shown(new_tab: Any) -> None:
+    tab = new_tab("light", java_script_enabled=False)
+    tab.goto("flash/")
+    frames = tab.page.locator(".ar-frames").first
+    assert _visible_frames(frames) == [0, 1, 2]
+    assert all(f.is_visible() for f in frames.locator(".ar-frame").all())
+    _clean(tab)
+
+
+@pytest.mark.parametrize("path", ["learned-heads/", "learned-translation/"])
+def test_head_view(new_tab: Any, path: str) -> None:
+    tab = new_tab("light")
+    tab.goto(path)
+    page = tab.page
+    figure = page.locator("figure[data-ar-headview]").first
+    data = json.loads(figure.get_attribute("data-ar-headview"))
+    svg = figure.locator("svg").first
+    readout = figure.locator(".ar-readout")
+    lines = svg.locator("path[data-h]")
+    visible = "(ls) => ls.filter((l) => l.getAttribute('display') !== 'none').map((l) => "
+    visible += "[Number(l.getAttribute('data-h')), Number(l.getAttribute('data-i'))])"
+    total = lines.count()
+    assert len(lines.evaluate_all(visible)) == total  # every line, until a token is chosen
+    figure.scroll_into_view_if_needed()
+    svg.focus()
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowDown")  # query 1
+    shown = lines.evaluate_all(visible)
+    assert shown and all(i == 1 for _, i in shown)
+    assert readout.text_content() == "; ".join(t[1] for t in data["text"])
+    if len(data["heads"]) > 1:
+        figure.locator("button", has_text=data["heads"][1]).click()
+        shown = lines.evaluate_all(visible)
+        assert shown and all((h, i) == (1, 1) for h, i in shown)
+        assert readout.text_content() == data["text"][1][1]
+    # pointing at the first query token chooses it
+    box = svg.locator("text.ar-hv-q").first.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    assert all(i == 0 for _, i in lines.evaluate_all(visible))
+    svg.focus()  # the head button had the focus
+    page.keyboard.press("Escape")
+    assert readout.text_content().startswith("Point at a token")
+    _clean(tab)
