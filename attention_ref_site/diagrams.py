@@ -386,7 +386,7 @@ def blocks_frame(
         if b < current:
             style = f'fill="{colour}" fill-opacity="0.35" stroke="{colour}" stroke-width="1"'
         elif b == current:
-            style = f'fill="{colour}" fill-opacity="0.6" stroke="currentColor" stroke-width="2.5"'
+            style = f'fill="{colour}" fill-opacity="0.3" stroke="currentColor" stroke-width="2.5"'
         else:
             style = 'fill="none" stroke="currentColor" stroke-opacity="0.6" stroke-dasharray="3 2"'
         parts.append(

@@ -160,9 +160,37 @@ def _unique_prefix(digest: str) -> str:
     return f"f{digest}-" if count == 0 else f"f{digest}{count}-"
 
 
+_COMMENT_RE = re.compile(r"<!--.*?-->", re.DOTALL)
+_G_TAG_RE = re.compile(r"<g(?:\s[^>]*)?>|</g>")
+
+
+def _unwrap_bare_groups(svg: str) -> str:
+    """Drop `<g>` elements without attributes, keeping their children.
+
+    matplotlib wraps every artist in a `<g id="...">`; once the unreferenced ids are gone most
+    of them carry nothing, and they were most of a figure's elements (a page's DOM size).
+    """
+    out, kept, position = [], [], 0
+    for m in _G_TAG_RE.finditer(svg):
+        out.append(svg[position : m.start()])
+        position = m.end()
+        tag = m.group(0)
+        if tag == "</g>":
+            if kept.pop():
+                out.append(tag)
+        elif tag == "<g>":
+            kept.append(False)
+        else:
+            kept.append(True)
+            out.append(tag)
+    out.append(svg[position:])
+    return "".join(out)
+
+
 def _clean_svg(svg: str, *, alt: str, key: str) -> str:
     svg = _XML_PROLOGUE_RE.sub("", svg, count=1)
     svg = _METADATA_RE.sub("", svg)
+    svg = _COMMENT_RE.sub("", svg)
     svg = _STYLE_RE.sub("", svg)
     svg = _EMPTY_DEFS_RE.sub("", svg)
     svg = _FONT_FAMILY_RE.sub("", svg)
@@ -180,6 +208,7 @@ def _clean_svg(svg: str, *, alt: str, key: str) -> str:
 
     svg = _ID_RE.sub(_rename_id, svg)
     svg = _REF_RE.sub(lambda m: f"{m.group(1)}{prefix}{m.group(2)}", svg)
+    svg = _unwrap_bare_groups(svg)
 
     label = html.escape(alt, quote=True)
     svg = svg.replace("<svg ", f'<svg role="img" aria-label="{label}" class="ar-svg" ', 1)

@@ -16,6 +16,9 @@
  * down arrows, keeps only that token's lines, and the live region reads the weights the build
  * wrote for it.
  *
+ * Code in closed <details> (attention_ref_site/lazy_code.py): the page holds it as plain
+ * text, with Pygments' highlighted spans in a <template>; opening the block puts them in.
+ *
  * Without JavaScript every figure is the complete static SVG (and every frame is shown).
  */
 (function () {
@@ -333,7 +336,19 @@
     update();
   }
 
+  function highlightCode(root) {
+    Array.prototype.forEach.call(root.querySelectorAll("template.ar-code"), function (t) {
+      var code = t.previousElementSibling;
+      if (code && code.tagName === "CODE") code.replaceChildren(t.content.cloneNode(true));
+      t.remove();
+    });
+  }
+
   function init() {
+    Array.prototype.forEach.call(document.querySelectorAll(".md-typeset details"), function (d) {
+      if (d.open) highlightCode(d);
+      d.addEventListener("toggle", function () { if (d.open) highlightCode(d); });
+    });
     Array.prototype.forEach.call(document.querySelectorAll("figure[data-ar-heatmap]"), heatmap);
     Array.prototype.forEach.call(document.querySelectorAll(".ar-frames"), frames);
     Array.prototype.forEach.call(document.querySelectorAll("figure[data-ar-headview]"), headView);
