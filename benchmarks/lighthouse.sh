@@ -143,14 +143,15 @@ for page in "${pages[@]}"; do
     reports+=("$out/$name.report.json")
 done
 
-"$python" - "${reports[@]}" <<'PY'
+"$python" - "$base" "${reports[@]}" <<'PY'
 import json, sys
 
+base, paths = sys.argv[1], sys.argv[2:]
 rows, failures = [], []
-for path in sys.argv[1:]:
+for path in paths:
     report = json.load(open(path))
     audits = report["audits"]
-    page = report["finalDisplayedUrl"].split("/", 3)[-1] or "/"
+    page = report["finalDisplayedUrl"].removeprefix(base) or "/"  # "/": the article
     scores = [round(report["categories"][k]["score"] * 100)
               for k in ("performance", "accessibility", "best-practices", "seo")]
     dom = audits["dom-size"].get("numericValue")
@@ -163,7 +164,7 @@ for path in sys.argv[1:]:
             if ref["weight"] and audit["score"] not in (None, 1):
                 failures.append(f"  {page}: {audit['score']:.2f}  {audit['title']}  "
                                 f"{audit.get('displayValue', '')}")
-first = json.load(open(sys.argv[1]))
+first = json.load(open(paths[0]))
 print(f"Lighthouse {first['lighthouseVersion']}, {first['configSettings']['formFactor']}")
 print(f"{'page':<32} {'perf':>4} {'a11y':>4} {'bp':>4} {'seo':>4} {'DOM':>6} "
       f"{'TBT ms':>7} {'kB':>6}")
@@ -173,5 +174,5 @@ for page, perf, a11y, bp, seo, dom, tbt, size in rows:
 if failures:
     print("failed audits that weigh on a score:")
     print("\n".join(failures))
-print(f"reports: {sys.argv[1].rsplit('/', 1)[0]}/<page>.report.{{json,html}}")
+print(f"reports: {paths[0].rsplit('/', 1)[0]}/<page>.report.{{json,html}}")
 PY
