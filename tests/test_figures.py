@@ -114,3 +114,21 @@ def test_head_view_draws_one_line_per_weight_above_the_threshold() -> None:
     )
     with pytest.raises(ValueError, match="shape"):
         diagrams.head_view(w[0], queries=["a"], keys=["x"], heads=["h"], caption="c", alt="a")
+
+
+def test_lazy_code_keeps_the_text_and_only_touches_closed_blocks() -> None:
+    from attention_ref_site.lazy_code import defer_closed_code
+
+    block = (
+        '<div class="highlight"><pre><span></span><code><span class="n">a</span>'
+        '<span class="o">&lt;</span> <span class="s">"&amp;"</span>\n</code></pre></div>'
+    )
+    closed = f"<details class='example'><summary>s</summary>{block}</details>"
+    out = defer_closed_code(closed)
+    plain = out.split("<code>")[1].split("</code>")[0]
+    assert plain == 'a&lt; "&amp;"\n'  # the characters, still escaped
+    assert '<template class="ar-code"><span class="n">a</span>' in out
+    assert out.endswith("</template></pre></div></details>")
+    opened = closed.replace("<details class='example'>", '<details class="example" open>')
+    assert defer_closed_code(opened) == opened
+    assert defer_closed_code(block) == block  # not in a <details>

@@ -226,3 +226,23 @@ def test_head_view(new_tab: Any, path: str) -> None:
     page.keyboard.press("Escape")
     assert readout.text_content().startswith("Point at a token")
     _clean(tab)
+
+
+def test_code_in_a_closed_block_is_highlighted_when_opened(new_tab: Any) -> None:
+    tab = new_tab("light")
+    tab.goto("")
+    page = tab.page
+    details = page.locator(".md-typeset details:not([open])").filter(
+        has=page.locator("template.ar-code")
+    )
+    assert details.count() > 0, "no deferred listing in the article's closed blocks"
+    # a fixed element: the locator would move on to the next closed block once this one opens
+    block = details.first.element_handle()
+    code = block.query_selector("pre > code")
+    plain = code.text_content()
+    assert plain.strip() and code.query_selector("span") is None  # plain text while closed
+    block.query_selector("summary").click()
+    page.wait_for_function("(c) => c.querySelector('span') !== null", arg=code)
+    assert code.text_content() == plain  # the same characters, now highlighted
+    assert block.query_selector("template.ar-code") is None
+    _clean(tab)

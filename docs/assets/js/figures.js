@@ -338,8 +338,8 @@
 
   function highlightCode(root) {
     Array.prototype.forEach.call(root.querySelectorAll("template.ar-code"), function (t) {
-      var code = t.previousElementSibling;
-      if (code && code.tagName === "CODE") code.replaceChildren(t.content.cloneNode(true));
+      var code = t.parentNode.querySelector("code"); // Material may add its buttons after it
+      if (code) code.replaceChildren(t.content.cloneNode(true));
       t.remove();
     });
   }
