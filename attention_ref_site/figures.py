@@ -14,7 +14,13 @@ The SVG is
 - light/dark aware: text, axes and ticks are drawn in a sentinel colour that is replaced by
   `currentColor`, so they take the Material theme's text colour; backgrounds are transparent;
 - real text (`svg.fonttype = "none"`), in the page's font (the font family is left to CSS);
-- accessible: `role="img"`, an `aria-label` and a `<title>` carry the alt text.
+- accessible: `role="img"`, an `aria-label` and a `<title>` carry the alt text;
+- explorable, for matrices of weights: `figure_html(..., cells=[Cells(ax, values, ...)])`
+  embeds each panel's values (as the build computed them, `repr` of each float), its labels
+  and where its cells are in the SVG, as JSON in the `<figure>`'s `data-ar-heatmap`
+  attribute. `docs/assets/js/figures.js` reads it to show the query, key and weight of the cell
+  under the pointer or the keyboard's focus; without JavaScript the figure is the same
+  static SVG.
 
 Colour maps are viridis or cividis (perceptually uniform, readable with colour-blindness), and
 the line-colour cycle is the Okabe-Ito palette without its black and yellow.
@@ -25,9 +31,11 @@ from __future__ import annotations
 import hashlib
 import html
 import io
+import json
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import matplotlib
@@ -46,6 +54,7 @@ from attention_ref_site.mathml import latex_to_mathml
 __all__ = [
     "FOREGROUND",
     "STYLE",
+    "Cells",
     "figure_html",
     "heatmap",
     "mask_figure",
@@ -151,9 +160,37 @@ def _unique_prefix(digest: str) -> str:
     return f"f{digest}-" if count == 0 else f"f{digest}{count}-"
 
 
+_COMMENT_RE = re.compile(r"<!--.*?-->", re.DOTALL)
+_G_TAG_RE = re.compile(r"<g(?:\s[^>]*)?>|</g>")
+
+
+def _unwrap_bare_groups(svg: str) -> str:
+    """Drop `<g>` elements without attributes, keeping their children.
+
+    matplotlib wraps every artist in a `<g id="...">`; once the unreferenced ids are gone most
+    of them carry nothing, and they were most of a figure's elements (a page's DOM size).
+    """
+    out, kept, position = [], [], 0
+    for m in _G_TAG_RE.finditer(svg):
+        out.append(svg[position : m.start()])
+        position = m.end()
+        tag = m.group(0)
+        if tag == "</g>":
+            if kept.pop():
+                out.append(tag)
+        elif tag == "<g>":
+            kept.append(False)
+        else:
+            kept.append(True)
+            out.append(tag)
+    out.append(svg[position:])
+    return "".join(out)
+
+
 def _clean_svg(svg: str, *, alt: str, key: str) -> str:
     svg = _XML_PROLOGUE_RE.sub("", svg, count=1)
     svg = _METADATA_RE.sub("", svg)
+    svg = _COMMENT_RE.sub("", svg)
     svg = _STYLE_RE.sub("", svg)
     svg = _EMPTY_DEFS_RE.sub("", svg)
     svg = _FONT_FAMILY_RE.sub("", svg)
@@ -171,6 +208,7 @@ def _clean_svg(svg: str, *, alt: str, key: str) -> str:
 
     svg = _ID_RE.sub(_rename_id, svg)
     svg = _REF_RE.sub(lambda m: f"{m.group(1)}{prefix}{m.group(2)}", svg)
+    svg = _unwrap_bare_groups(svg)
 
     label = html.escape(alt, quote=True)
     svg = svg.replace("<svg ", f'<svg role="img" aria-label="{label}" class="ar-svg" ', 1)
@@ -195,7 +233,82 @@ def _caption_html(caption: str) -> str:
     return _CAPTION_CODE_RE.sub(r"<code>\1</code>", text)
 
 
-def figure_html(fig: Figure, *, caption: str, alt: str) -> str:
+@dataclass(frozen=True)
+class Cells:
+    """One matrix drawn on `ax` as cells centred on integer coordinates, row 0 first.
+
+    Passed to `figure_html` (`cells=[...]`), it makes the figure explorable: the values,
+    labels and the cells' place in the SVG go into the page, for `docs/assets/js/figures.js`.
+    The cells span `x` from -0.5 to `S - 0.5` and `y` from -0.5 to `L - 0.5` in data
+    coordinates, as `imshow` and the site's `pcolormesh` heatmaps draw them.
+    """
+
+    ax: Any
+    values: Any  # array_like (L, S); NaN cells are reported as blank
+    row_labels: Sequence[Any] | None = None
+    col_labels: Sequence[Any] | None = None
+    row_name: str = "query"
+    col_name: str = "key"
+    value_name: str = "weight"
+    title: str = ""
+
+
+_CELLS_GID = "ar-cells-"
+_CELLS_RE = re.compile(
+    r'<g id="ar-cells-(\d+)">\s*<path d="M ([-\d.e]+) ([-\d.e]+)\s+L [-\d.e]+ [-\d.e]+\s+'
+    r'L ([-\d.e]+) ([-\d.e]+)\s+[^"]*"[^>]*/>\s*</g>\s*'
+)
+
+
+def _mark_cells(cells: Sequence[Cells]) -> list[dict[str, Any]]:
+    """Add an invisible rectangle over each panel's cells (found again in the SVG)."""
+    panels = []
+    for k, panel in enumerate(cells):
+        values = np.asarray(panel.values, dtype=float)
+        if values.ndim != 2:
+            raise ValueError(f"Cells needs a 2-D matrix, got shape {values.shape}")
+        rows, cols = values.shape
+        marker = plt.Rectangle(
+            (-0.5, -0.5),
+            cols,
+            rows,
+            fill=False,
+            linewidth=0.0,
+            edgecolor="none",
+            gid=f"{_CELLS_GID}{k}",
+            transform=panel.ax.transData,
+        )
+        panel.ax.add_artist(marker)
+        panels.append(
+            {
+                "title": panel.title,
+                "row": panel.row_name,
+                "col": panel.col_name,
+                "value": panel.value_name,
+                "rows": _labels(panel.row_labels, rows),
+                "cols": _labels(panel.col_labels, cols),
+                # the build's numbers, exactly: the shortest repr that reads back the float
+                "v": [[repr(float(x)) if np.isfinite(x) else None for x in r] for r in values],
+            }
+        )
+    return panels
+
+
+def _take_cells(svg: str, panels: list[dict[str, Any]]) -> tuple[str, str]:
+    """Remove the marker rectangles; return the SVG and the figure's JSON data."""
+    found = {}
+    for m in _CELLS_RE.finditer(svg):
+        # first vertex: the corner of cell (0, 0); third: the far corner of cell (L-1, S-1)
+        found[int(m.group(1))] = [float(m.group(i)) for i in (2, 3, 4, 5)]
+    if sorted(found) != list(range(len(panels))):
+        raise RuntimeError(f"cells markers not found in the SVG: {sorted(found)}")
+    for k, panel in enumerate(panels):
+        panel["box"] = found[k]
+    svg = _CELLS_RE.sub("", svg)
+    return svg, json.dumps({"panels": panels}, ensure_ascii=False, separators=(",", ":"))
+
+
+def figure_html(fig: Figure, *, caption: str, alt: str, cells: Sequence[Cells] = ()) -> str:
     """Render a matplotlib figure as an HTML `<figure>` with inline SVG, and close it.
 
     Parameters
@@ -207,6 +320,9 @@ def figure_html(fig: Figure, *, caption: str, alt: str) -> str:
         Visible caption. Plain text; `$...$` becomes math and backticks code.
     alt : str
         Text alternative for screen readers: what the figure shows, not its caption again.
+    cells : sequence of Cells
+        The matrices of weights the figure draws, one per panel: embedded so that a reader
+        can point at (or move the keyboard focus to) a cell and read its labels and value.
 
     Returns
     -------
@@ -219,13 +335,21 @@ def figure_html(fig: Figure, *, caption: str, alt: str) -> str:
         raise ValueError("every figure needs a caption and alt text")
     buffer = io.StringIO()
     try:
+        panels = _mark_cells(cells)
         with _style():
             fig.savefig(buffer, format="svg", metadata=_SAVE_METADATA)
     finally:
         plt.close(fig)
-    svg = _clean_svg(buffer.getvalue(), alt=alt, key=caption + "\0" + alt)
+    svg, attributes = buffer.getvalue(), ""
+    if panels:
+        svg, data = _take_cells(svg, panels)
+        # single quotes around JSON: no &quot; for every one of its double quotes
+        escaped = html.escape(data, quote=False).replace("'", "&#39;")
+        attributes = f" data-ar-heatmap='{escaped}'"
+    svg = _clean_svg(svg, alt=alt, key=caption + "\0" + alt)
     return (
-        f'<figure class="ar-figure">{svg}<figcaption>{_caption_html(caption)}</figcaption></figure>'
+        f'<figure class="ar-figure"{attributes}>{svg}'
+        f"<figcaption>{_caption_html(caption)}</figcaption></figure>"
     )
 
 
@@ -286,6 +410,7 @@ def heatmap(
     xlabel: str = "key",
     ylabel: str = "query",
     colorbar: bool = False,
+    value_name: str = "weight",
 ) -> str:
     """A matrix as coloured cells, e.g. attention weights (rows: queries, columns: keys).
 
@@ -310,6 +435,8 @@ def heatmap(
         Axis titles.
     colorbar : bool
         Add a colour bar.
+    value_name : str
+        What a cell holds, as the figure's readout names it ("weight", "score").
 
     Returns
     -------
@@ -356,7 +483,8 @@ def heatmap(
                 )
         if colorbar:
             fig.colorbar(mesh, ax=ax, fraction=0.046, pad=0.04).outline.set_visible(False)
-        return figure_html(fig, caption=caption, alt=alt)
+        cells = Cells(ax, values, rlabels, clabels, ylabel, xlabel, value_name)
+        return figure_html(fig, caption=caption, alt=alt, cells=[cells])
 
 
 def mask_figure(

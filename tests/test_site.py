@@ -878,7 +878,12 @@ def test_figure_svg_is_themeable_accessible_and_stable() -> None:
     one = figures.heatmap(weights, caption="Weights $w$", alt="A 2 by 2 grid")
     two = figures.heatmap(weights, caption="Weights $w$", alt="A 2 by 2 grid")
     for out in (one, two):
-        assert out.startswith('<figure class="ar-figure"><svg role="img" aria-label="A 2 by 2')
+        # the figure carries the build's values for figures.js, then the SVG
+        assert re.match(
+            r"""<figure class="ar-figure" data-ar-heatmap='[^']*'><svg role="img" """
+            r'aria-label="A 2 by 2',
+            out,
+        )
         assert "<title>A 2 by 2 grid</title>" in out and "<figcaption>Weights <math" in out
         assert "currentColor" in out and figures.FOREGROUND not in out
         assert "<style" not in out and "font-family" not in out and "<metadata" not in out

@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.colors import to_rgb
 
-from attention_ref_site.figures import figure_html, new_figure
+from attention_ref_site.figures import Cells, figure_html, new_figure
 
 #: The widest figure, in inches, that the page shows without scaling it down (the text column
 #: is about 750 CSS pixels; figures are drawn at 96 pixels per inch).
@@ -97,4 +97,8 @@ def heatmaps(
                         color=colour,
                     )
     fig.tight_layout()
-    return figure_html(fig, caption=caption, alt=alt)
+    cells = [
+        Cells(ax, values, row_labels, col_labels, ylabel, xlabel, "weight", title)
+        for ax, values, title in zip(axes, arrays, titles, strict=True)
+    ]
+    return figure_html(fig, caption=caption, alt=alt, cells=cells)

@@ -15,6 +15,8 @@ async () => {
     source: d.classList.contains("mkdocstrings-source"),
   }));
   for (const d of document.querySelectorAll(".md-typeset details")) d.open = true;
+  // Stepped figures (figures.js shows one frame at a time): every frame is measured too.
+  for (const f of document.querySelectorAll(".md-typeset .ar-frame[hidden]")) f.hidden = false;
   await new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)));
   const MATHML = "http://www.w3.org/1998/Math/MathML";
   const RAW_TEX = ["\\frac", "\\sqrt", "\\operatorname", "\\mathbb", "$$"];

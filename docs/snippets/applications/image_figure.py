@@ -45,5 +45,11 @@ print(
         f"{half.max():.2f} on the half-covered patches, {quarter.min():.2f} to "
         f"{quarter.max():.2f} on the quarter-covered ones and "
         f"{background.max():.2f} or less on the background.",
+        cells=[
+            figures.Cells(
+                ax_weights, grid, row_name="patch row", col_name="patch column",
+                value_name="weight of the query patch",
+            )
+        ],
     )
 )

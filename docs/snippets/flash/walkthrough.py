@@ -4,6 +4,7 @@ s = np.array([1.0, 3.0, 0.5, 4.0, -1.0, 2.0])  # the query's six scores
 v = np.array([[1.0], [2.0], [3.0], [4.0], [5.0], [6.0]])
 # max so far, sum of exp(s - m), of exp(s - m) v
 m, ell, acc = -np.inf, 0.0, np.zeros(1)
+steps = []  # the state after each block, for the stepped figure below
 print(" block | block max |    m |    ell | acc / ell")
 for j0 in range(0, 6, 2):
     block = s[j0 : j0 + 2]
@@ -13,6 +14,7 @@ for j0 in range(0, 6, 2):
     p = np.exp(block - m_new)
     ell = alpha * ell + p.sum()
     acc = alpha * acc + p @ v[j0 : j0 + 2]
+    steps.append((j0, block.max(), m, m_new, alpha, ell, acc[0] / ell))
     m = m_new
     print(f" {j0}..{j0 + 1}  | {block.max():9.1f} | {m:4.1f} | {ell:6.4f} "
           f"| {acc[0] / ell:9.4f}")

@@ -32,5 +32,9 @@ print(
         f"diagonal in every row, {weights[0, 1, 0]:.2f}. Right, head 1: rows A0 and A3 split "
         f"their weight between columns A0 and A3, {weights[1, 0, 0]:.2f} each, as do B1 and "
         "B4; rows C2 and D5 attend to themselves.",
+        cells=[
+            figures.Cells(ax, weights[h], labels, labels, title=f"head {h}")
+            for h, ax in enumerate(axes)
+        ],
     )
 )

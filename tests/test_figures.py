@@ -1,0 +1,134 @@
+"""The site's figure helpers: explorable heatmaps' embedded data and the build-time diagrams.
+
+The browser side (what a reader sees when pointing at a cell) is tested in
+tests/browser/test_figures.py; here, that what the build embeds is the array it was given.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+
+import numpy as np
+import pytest
+
+from attention_ref_site import diagrams, figures
+
+DATA_RE = re.compile(r"data-ar-heatmap='([^']*)'")
+
+
+def _data(figure: str) -> dict:
+    return json.loads(html.unescape(DATA_RE.search(figure).group(1)))
+
+
+def test_heatmap_embeds_the_exact_values_labels_and_cell_box() -> None:
+    rng = np.random.default_rng(0)
+    weights = rng.dirichlet(np.ones(5), size=3)  # (3, 5): no value has a short repr
+    weights[1, 2] = np.nan
+    out = figures.heatmap(
+        weights,
+        row_labels=["a", "b'c", "d"],
+        col_labels=list("vwxyz"),
+        caption="c",
+        alt="a",
+        value_name="weight",
+    )
+    (panel,) = _data(out)["panels"]
+    assert panel["rows"] == ["a", "b'c", "d"] and panel["cols"] == list("vwxyz")
+    assert (panel["row"], panel["col"], panel["value"]) == ("query", "key", "weight")
+    for i in range(3):
+        for j in range(5):
+            v = panel["v"][i][j]
+            if np.isnan(weights[i, j]):
+                assert v is None
+            else:
+                assert float(v) == weights[i, j]  # the float itself, not a rounding
+    x0, y0, x1, y1 = panel["box"]
+    assert x1 > x0 and y1 > y0  # row 0 at the top-left corner of the box
+    assert "ar-cells" not in out  # the marker rectangle is gone from the SVG
+    viewbox = [float(v) for v in re.search(r'viewBox="([^"]+)"', out).group(1).split()]
+    assert 0 <= x0 < x1 <= viewbox[2] and 0 <= y0 < y1 <= viewbox[3]
+
+
+def test_cells_of_several_panels_keep_their_order() -> None:
+    fig, axes = figures.new_figure(ncols=2)
+    a, b = np.eye(3), np.full((3, 3), 1 / 3)
+    for ax, m in zip(axes, (a, b), strict=True):
+        ax.imshow(m)
+    out = figures.figure_html(
+        fig,
+        caption="c",
+        alt="a",
+        cells=[figures.Cells(ax, m, title=t) for ax, m, t in zip(axes, (a, b), "AB", strict=True)],
+    )
+    first, second = _data(out)["panels"]
+    assert (first["title"], second["title"]) == ("A", "B")
+    assert first["v"][0] == ["1.0", "0.0", "0.0"] and float(second["v"][0][0]) == 1 / 3
+    assert first["box"][0] < second["box"][0]  # left panel first
+
+
+def test_figure_without_cells_has_no_data() -> None:
+    fig, ax = figures.new_figure()
+    ax.plot([0, 1], [0, 1])
+    assert "data-ar-heatmap" not in figures.figure_html(fig, caption="c", alt="a")
+
+
+def test_flow_draws_the_arrays_shapes_and_changes_with_them() -> None:
+    x, q = np.zeros((5, 8)), np.zeros((5, 4))
+    nodes = [diagrams.Node("x", "X", x, row=0), diagrams.Node("q", "Q", q, row=1)]
+    out = diagrams.flow(nodes, [diagrams.Edge("x", "q", "\u00d7 W_q")], caption="c", alt="a")
+    assert "5 \u00d7 8" in out and "5 \u00d7 4" in out and 'aria-label="a"' in out
+    bigger = [diagrams.Node("x", "X", np.zeros((6, 8)), row=0), nodes[1]]
+    assert diagrams.flow(bigger, [], caption="c", alt="a") != out
+    with pytest.raises(ValueError, match="unknown node"):
+        diagrams.flow(nodes, [diagrams.Edge("x", "nope")], caption="c", alt="a")
+    with pytest.raises(ValueError, match="caption and alt"):
+        diagrams.flow(nodes, [], caption="c", alt=" ")
+
+
+def test_flow_heat_colours_each_cell_by_its_value() -> None:
+    w = np.array([[0.0, 1.0], [0.5, 0.5]])
+    out = diagrams.flow([diagrams.Node("w", "weights", w, heat=True)], [], caption="c", alt="a")
+    fills = re.findall(r'fill="(#[0-9a-f]{6})"', out)
+    assert fills[:4] == ["#440154", "#fde725", "#21918c", "#21918c"]  # viridis 0, 1, .5, .5
+
+
+def test_frames_keeps_every_frame_in_order() -> None:
+    out = diagrams.frames(["<p>1</p>", "<p>2</p>"], titles=["one", "two"], start=1)
+    assert out.index("<p>1</p>") < out.index("<p>2</p>")
+    assert 'data-ar-start="1"' in out and out.count('class="ar-frame"') == 2
+    with pytest.raises(ValueError):
+        diagrams.frames(["<p>1</p>"], titles=[])
+
+
+def test_head_view_draws_one_line_per_weight_above_the_threshold() -> None:
+    w = np.array([[[0.9, 0.1, 0.0], [0.005, 0.5, 0.495]]])  # (1, 2, 3)
+    out = diagrams.head_view(
+        w, queries=["a", "b"], keys=["x", "y", "z"], heads=["h"], caption="c", alt="a"
+    )
+    assert out.count("<path data-h=") == 4  # 0.0 and 0.005 are below 0.01
+    data = json.loads(html.unescape(re.search(r"data-ar-headview='([^']*)'", out).group(1)))
+    assert data["text"][0][1] == "h, query \u201cb\u201d looks at \u201cy\u201d 0.500, " + (
+        "\u201cz\u201d 0.495, \u201cx\u201d 0.005"
+    )
+    with pytest.raises(ValueError, match="shape"):
+        diagrams.head_view(w[0], queries=["a"], keys=["x"], heads=["h"], caption="c", alt="a")
+
+
+def test_lazy_code_keeps_the_text_and_only_touches_closed_blocks() -> None:
+    from attention_ref_site.lazy_code import defer_closed_code
+
+    block = (
+        '<div class="highlight"><pre><span></span><code><span class="n">a</span>'
+        '<span class="o">&lt;</span> <span class="s">"&amp;"</span>\n</code></pre></div>'
+    )
+    closed = f"<details class='example'><summary>s</summary>{block}</details>"
+    out = defer_closed_code(closed)
+    plain = out.split("<code>")[1].split("</code>")[0]
+    assert plain == 'a&lt; "&amp;"\n'  # the characters, still escaped
+    assert '<template class="ar-code"><span class="n">a</span>' in out
+    assert out.endswith("</template></pre></div></details>")
+    opened = closed.replace("<details class='example'>", '<details class="example" open>')
+    assert defer_closed_code(opened) == opened
+    assert defer_closed_code(block) == block  # not in a <details>
