@@ -48,9 +48,11 @@ Papers implemented:
   $D_i = \operatorname{rowsum}(dO_i \circ O_i)$. <https://arxiv.org/abs/2307.08691>
 """
 
+from . import mods
 from ._additive import additive_attention
 from ._backward import sdpa_backward
 from ._flash import flash_attention
+from ._flex import flex_attention, flex_backward
 from ._masks import causal_mask, padding_mask
 from ._multihead import MultiHeadAttention
 from ._sdpa import scaled_dot_product_attention
@@ -64,6 +66,9 @@ __all__ = [
     "additive_attention",
     "causal_mask",
     "flash_attention",
+    "flex_attention",
+    "flex_backward",
+    "mods",
     "padding_mask",
     "scaled_dot_product_attention",
     "sdpa_backward",
