@@ -35,6 +35,7 @@ from numpy.typing import ArrayLike
 
 from ._backward import sum_to_shape
 from ._checks import as_float_array, check_positive, check_qkv, check_scale, compute_dtype
+from ._flash import flash_attention
 
 #: Scores per tile on the tiled path (summed over the heads of the tile): $2^{18}$, 1 MiB in
 #: float32. Tiles are `Bq` queries by `Bk` keys by as many heads as fit.
@@ -341,7 +342,9 @@ def tile_rows(call: FlexCall, bq: int, bk: int, hc: int) -> Iterator[TileRow]:
     """Every row of tiles (one batch, `Hc` heads, `Bq` queries) with its live tiles of keys.
 
     A tile whose mask_mod is False everywhere is left out: it is skipped before any of its
-    scores is computed. The mask_mod is evaluated on each tile with that tile's index arrays.
+    scores is computed. The mask_mod is evaluated on each tile with that tile's index arrays;
+    a mask_mod's `key_range` hint (see `attention_ref.mods`) spares even that evaluation on
+    the tiles outside the range.
     """
     B, H, L, S = call.scores_shape
     for b in range(B):
@@ -350,7 +353,12 @@ def tile_rows(call: FlexCall, bq: int, bk: int, hc: int) -> Iterator[TileRow]:
             for i0 in range(0, L, bq):
                 i1 = min(i0 + bq, L)
                 live = []
-                for j0 in range(0, S, bk):
+                lo, hi = 0, S
+                key_range = getattr(call.mask_mod, "key_range", None)
+                if callable(key_range):  # the mod's hint: no key outside [lo, hi) is visible
+                    lo, hi = key_range(i0, i1, S)
+                    lo, hi = max(0, int(lo)), min(S, int(hi))
+                for j0 in range(lo - lo % bk, hi, bk):
                     j1 = min(j0 + bk, S)
                     idx = index_arrays(
                         range(b, b + 1), range(hs.start, hs.stop), range(i0, i1), range(j0, j1)
@@ -368,19 +376,34 @@ def tile_rows(call: FlexCall, bq: int, bk: int, hc: int) -> Iterator[TileRow]:
 
 
 def _tile_scores(
-    call: FlexCall, t: Tile, q_scaled: np.ndarray, kvh: np.ndarray, keep_raw: bool
+    call: FlexCall, t: Tile, q_t: np.ndarray, keep_raw: bool, buf: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The raw scaled scores of a tile and the modded, masked ones, each `(1, Hc, Bq, Bk)`.
+    """The raw scaled scores of a tile and the modded, masked ones, each `(Hc, Bq, Bk)`.
 
-    `keep_raw`: the score_mod gets a copy, so `raw` survives for `score_mod.grad`.
+    `q_t` is the tile's queries times the scale `(Hc, Bq, E)`. One matrix product per head
+    (NumPy's stacked matmul is several times slower than a loop of 2-D ones). `buf`, a flat
+    reusable buffer, holds `raw` when given. `keep_raw`: the score_mod gets a copy, so `raw`
+    survives for `score_mod.grad`.
     """
-    k_t = call.k[t.b, kvh, t.j0 : t.j1]  # (Hc, Bk, E)
-    raw = np.matmul(q_scaled, np.swapaxes(k_t, -1, -2))[None]  # (1, Hc, Bq, Bk)
+    hc, n, b = t.hs.stop - t.hs.start, t.i1 - t.i0, t.j1 - t.j0
+    dt = q_t.dtype
+    # Stored keys by queries, (Hc, Bk, Bq), and seen through a transposed view (Hc, Bq, Bk):
+    # the reductions over a row's keys then run across contiguous rows of queries, ten
+    # times faster in NumPy than along short contiguous rows.
+    raw_t = np.empty((hc, b, n), dtype=dt) if buf is None else buf[: hc * n * b].reshape(hc, b, n)
+    for hi, h in enumerate(range(t.hs.start, t.hs.stop)):
+        np.matmul(call.k[t.b, h // call.group, t.j0 : t.j1], q_t[hi].T, out=raw_t[hi])
+    raw = raw_t.transpose(0, 2, 1)  # (Hc, Bq, Bk)
     scores = raw
     if call.score_mod is not None:
-        scores = eval_score(call.score_mod, raw.copy() if keep_raw else raw, *t.idx)
+        given = (raw.copy(order="K") if keep_raw else raw)[None]  # (1, Hc, Bq, Bk), as idx
+        scores = eval_score(call.score_mod, given, *t.idx)[0]
     if t.allowed is not None:
-        scores = np.where(t.allowed, scores, -np.inf)
+        if (scores is raw and keep_raw) or not scores.flags.writeable:
+            scores = scores.copy(order="K")
+        np.copyto(scores, -np.inf, where=~t.allowed[0])
+    elif not scores.flags.writeable:
+        scores = scores.copy(order="K")
     return raw, scores
 
 
@@ -393,19 +416,29 @@ def tiled_forward(
     running sum of $e^{s - m}$, `acc` the running sum of $e^{s - m} v$. With sinks, the state
     starts at the sink ($m = \sigma_h$, $\ell = 1$, `acc` = 0) instead of empty
     ($m = -\infty$, $\ell = 0$). Returns out `(B, H, L, Ev)` and lse `(B, H, L)`.
+
+    Without mods and sinks this is flash attention, and `flash_attention`'s kernel runs it.
     """
     B, H, L, _ = call.scores_shape
     Ev = call.v.shape[-1]
     dt = call.q.dtype
+    if call.score_mod is None and call.mask_mod is None and call.sinks is None:
+        bk = BLOCK_K if block_k is None else block_k
+        return flash_attention(  # type: ignore[return-value]
+            call.q, call.k, call.v, scale=call.scale, enable_gqa=call.group > 1, block_size=bk,
+            return_lse=True,
+        )  # fmt: skip
     bq, bk, hc = tile_sizes(call, block_q, block_k)
     out = np.empty((B, H, L, Ev), dtype=dt)
     lse = np.empty((B, H, L), dtype=dt)
     c = dt.type(call.scale)
+    buf = np.empty(hc * bq * bk, dtype=dt)  # the tile of scores, reused
+    tmp = np.empty((bq, Ev), dtype=dt)
     for row in tile_rows(call, bq, bk, hc):
         hs, i0, i1 = row.hs, row.i0, row.i1
-        kvh = np.arange(hs.start, hs.stop) // call.group  # the kv head of each query head
-        q_scaled = call.q[row.b, hs, i0:i1] * c  # (Hc, Bq, E)
-        n = (hs.stop - hs.start, i1 - i0)
+        heads = range(hs.start, hs.stop)
+        q_t = call.q[row.b, hs, i0:i1] * c  # (Hc, Bq, E)
+        n = (len(heads), i1 - i0)
         if call.sinks is None:
             m = np.full(n, -np.inf, dtype=dt)  # m_i: running max
             l = np.zeros(n, dtype=dt)  # l_i: running sum of exp(s - m)  # noqa: E741
@@ -414,16 +447,21 @@ def tiled_forward(
             l = np.ones(n, dtype=dt)  # noqa: E741
         acc = np.zeros((*n, Ev), dtype=dt)  # running sum of exp(s - m) v
         for t in row.live:
-            s = _tile_scores(call, t, q_scaled, kvh, keep_raw=False)[1][0]  # (Hc, Bq, Bk)
+            s = _tile_scores(call, t, q_t, keep_raw=False, buf=buf)[1]  # (Hc, Bq, Bk)
             m_new = np.maximum(m, s.max(axis=-1))
             shift = np.where(m_new == -np.inf, 0.0, m_new).astype(dt)  # no key yet: 0
-            p = np.exp(s - shift[..., None])  # (Hc, Bq, Bk)
+            s -= shift[..., None]
+            np.exp(s, out=s)  # p = exp(s - m), (Hc, Bq, Bk)
             alpha = np.exp(m - shift)  # rescales what was summed; 0 when m was -inf
-            l = alpha * l + p.sum(axis=-1)  # noqa: E741
-            acc = alpha[..., None] * acc + p @ call.v[t.b, kvh, t.j0 : t.j1]
+            l *= alpha  # noqa: E741
+            l += s.sum(axis=-1)  # noqa: E741
+            acc *= alpha[..., None]
+            for hi, h in enumerate(heads):
+                np.matmul(s[hi], call.v[t.b, h // call.group, t.j0 : t.j1], out=tmp[: n[1]])
+                acc[hi] += tmp[: n[1]]
             m = m_new
         # a row with no key at all: acc = 0, l = 0 (or 1 with a sink): zeros, lse -inf (sink)
-        out[row.b, hs, i0:i1] = acc / np.where(l == 0.0, 1.0, l)[..., None]
+        np.divide(acc, np.where(l == 0.0, 1.0, l)[..., None], out=out[row.b, hs, i0:i1])
         shift = np.where(m == -np.inf, 0.0, m)
         lse[row.b, hs, i0:i1] = shift + np.log(l, out=np.full_like(l, -np.inf), where=l > 0.0)
     return out, lse
@@ -450,8 +488,9 @@ def tiled_backward(
             hs, i0, i1 = t.hs, t.i0, t.i1
             kvh = np.arange(hs.start, hs.stop) // call.group
             q_t = call.q[t.b, hs, i0:i1]  # (Hc, Bq, E)
-            raw, s = _tile_scores(call, t, q_t * c, kvh, keep_raw=True)
-            p = np.exp(s[0] - safe_lse[t.b, hs, i0:i1, None])  # (Hc, Bq, Bk)
+            raw, s = _tile_scores(call, t, q_t * c, keep_raw=True)
+            raw = raw[None]  # (1, Hc, Bq, Bk), as the index arrays
+            p = np.exp(s - safe_lse[t.b, hs, i0:i1, None])  # (Hc, Bq, Bk)
             do_t = d_out[t.b, hs, i0:i1]  # (Hc, Bq, Ev)
             v_t = call.v[t.b, kvh, t.j0 : t.j1]  # (Hc, Bk, Ev)
             d_v[t.b, hs, t.j0 : t.j1] += np.swapaxes(p, -1, -2) @ do_t

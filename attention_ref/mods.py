@@ -19,6 +19,13 @@ The factories below return mods. The score mods carry their derivative as an att
 which `flex_backward` needs; a score_mod of your own gets one the same way
 (`my_mod.grad = ...`).
 
+The built-in mask mods also carry a hint for the tiled path, `key_range(i0, i1, S)`: keys
+`[lo, hi)` outside of which the queries `i0:i1` see nothing, for every `b` and `h` (clipped to
+`[0, S)` by the caller). Tiles outside it are skipped without calling the mask_mod, so a
+sliding window costs $O(L \times w)$ even to decide which tiles to skip. It is only an
+optimisation: inside the range every tile is still decided by the mask_mod itself, and a
+mask_mod without the hint (any of your own) is evaluated on every tile, with the same result.
+
 | factory | kind | keeps / computes |
 |---|---|---|
 | `causal(offset=0)` | mask | `kv_idx <= q_idx + offset`; `offset = S - L` is bottom-right |
@@ -106,6 +113,7 @@ def causal(offset: int = 0) -> MaskMod:
     def mask_mod(b: Any, h: Any, q_idx: Any, kv_idx: Any) -> Any:
         return kv_idx <= q_idx + offset
 
+    mask_mod.key_range = lambda i0, i1, S: (0, i1 + offset)  # type: ignore[attr-defined]
     return _named(mask_mod, f"causal(offset={offset})")
 
 
@@ -141,6 +149,7 @@ def sliding_window(left: int, right: int = 0) -> MaskMod:
     def mask_mod(b: Any, h: Any, q_idx: Any, kv_idx: Any) -> Any:
         return (kv_idx >= q_idx - left) & (kv_idx <= q_idx + right)
 
+    mask_mod.key_range = lambda i0, i1, S: (i0 - left, i1 + right)  # type: ignore[attr-defined]
     return _named(mask_mod, f"sliding_window(left={left}, right={right})")
 
 
@@ -164,6 +173,7 @@ def prefix_lm(prefix_len: int) -> MaskMod:
     def mask_mod(b: Any, h: Any, q_idx: Any, kv_idx: Any) -> Any:
         return (kv_idx < prefix_len) | (kv_idx <= q_idx)
 
+    mask_mod.key_range = lambda i0, i1, S: (0, max(prefix_len, i1))  # type: ignore[attr-defined]
     return _named(mask_mod, f"prefix_lm({prefix_len})")
 
 
@@ -223,6 +233,17 @@ def document(q_doc_ids: Any, kv_doc_ids: Any = None) -> MaskMod:
                 )
         return q_docs[q_idx] == kv_docs[kv_idx]
 
+    sorted_ids = bool(np.all(np.diff(q_docs) >= 0) and np.all(np.diff(kv_docs) >= 0))
+    if sorted_ids:  # packed documents in order: the queries' documents span a range of keys
+
+        def key_range(i0: int, i1: int, S: int) -> tuple[int, int]:
+            if i1 > len(q_docs) or S != len(kv_docs):
+                return 0, S  # every tile is evaluated, and the mask_mod says what is wrong
+            first, last = q_docs[i0 : min(i1, len(q_docs))][[0, -1]]
+            lo = int(np.searchsorted(kv_docs, first, side="left"))
+            return lo, int(np.searchsorted(kv_docs, last, side="right"))
+
+        mask_mod.key_range = key_range  # type: ignore[attr-defined]
     return _named(mask_mod, "document")
 
 
@@ -248,6 +269,14 @@ def and_masks(*mask_mods: MaskMod) -> MaskMod:
             result = result & np.asarray(mod(b, h, q_idx, kv_idx))
         return np.asarray(result)
 
+    ranged = [m.key_range for m in mask_mods if callable(getattr(m, "key_range", None))]
+    if ranged:  # the keys every one keeps lie in the intersection of the ranges
+
+        def key_range(i0: int, i1: int, S: int) -> tuple[int, int]:
+            bounds = [r(i0, i1, S) for r in ranged]
+            return max(lo for lo, _ in bounds), min(hi for _, hi in bounds)
+
+        mask_mod.key_range = key_range  # type: ignore[attr-defined]
     return _named(mask_mod, f"and_masks({', '.join(_name(m) for m in mask_mods)})")
 
 
@@ -273,6 +302,15 @@ def or_masks(*mask_mods: MaskMod) -> MaskMod:
             result = result | np.asarray(mod(b, h, q_idx, kv_idx))
         return np.asarray(result)
 
+    if all(callable(getattr(m, "key_range", None)) for m in mask_mods):
+
+        def key_range(i0: int, i1: int, S: int) -> tuple[int, int]:
+            bounds = [m.key_range(i0, i1, S) for m in mask_mods]  # type: ignore[attr-defined]
+            return min((lo for lo, _ in bounds), default=0), max(
+                (hi for _, hi in bounds), default=0
+            )
+
+        mask_mod.key_range = key_range  # type: ignore[attr-defined]
     return _named(mask_mod, f"or_masks({', '.join(_name(m) for m in mask_mods)})")
 
 

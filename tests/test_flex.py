@@ -523,3 +523,58 @@ def test_path_arguments():
         flex(Q, K, V, path="fast")
     with pytest.raises(ValueError, match="block_q must be positive"):
         flex(Q, K, V, block_q=0)
+
+
+# --- the key_range hint of the built-in mask mods --------------------------------------------
+
+HINTED = {
+    "causal": mods.causal(),
+    "causal-offset": mods.causal(5),
+    "causal-negative": mods.causal(-4),
+    "window": mods.sliding_window(3),
+    "window-two-sided": mods.sliding_window(2, 6),
+    "window-zero": mods.sliding_window(0),
+    "prefix-lm": mods.prefix_lm(7),
+    "document-sorted": mods.document(np.repeat([0, 1, 2, 5], [5, 9, 2, 4]),
+                                     np.repeat([0, 1, 2, 3, 5], [3, 4, 6, 4, 6])),
+    "and": mods.and_masks(mods.causal(3), mods.sliding_window(4), lambda b, h, q, kv: kv != 2),
+    "or": mods.or_masks(mods.sliding_window(1), mods.prefix_lm(3)),
+    "or-empty": mods.or_masks(),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", list(HINTED))
+def test_key_range_hides_no_visible_key(name):
+    """Every key a query block may see lies in the hint's range, for every block of queries."""
+    mask_mod = HINTED[name]
+    L, S = 20, 23
+    dense = np.broadcast_to(mask_mod(0, 0, np.arange(L)[:, None], np.arange(S)[None, :]), (L, S))
+    assert callable(mask_mod.key_range)
+    for i0 in range(L):
+        for i1 in range(i0 + 1, L + 1):
+            lo, hi = mask_mod.key_range(i0, i1, S)
+            visible = np.flatnonzero(dense[i0:i1].any(axis=0))
+            assert np.all((visible >= lo) & (visible < hi)), (i0, i1, lo, hi, visible)
+
+
+def test_no_hint_without_order():
+    """Unsorted document ids, or a user's mod in or_masks: no hint, every tile is evaluated."""
+    assert not hasattr(mods.document([1, 0, 1]), "key_range")
+    assert not hasattr(mods.or_masks(mods.causal(), lambda b, h, q, kv: kv == 0), "key_range")
+
+
+def test_hint_spares_the_mask_evaluation(rng):
+    """A built-in sliding window is evaluated on O(L x window) positions only."""
+    L = S = 512
+    window = mods.sliding_window(8)
+    evaluated = []
+
+    def counting(b, h, q_idx, kv_idx):
+        evaluated.append(np.broadcast_shapes(q_idx.shape, kv_idx.shape))
+        return window(b, h, q_idx, kv_idx)
+
+    counting.key_range = window.key_range
+    q, k, v = (rng.normal(size=(1, 1, n, 4)) for n in (L, S, S))
+    out = flex(q, k, v, mask_mod=counting, path="tiled", block_q=32, block_k=32)
+    _close(out, flex(q, k, v, mask_mod=window, path="reference"))
+    assert sum(math.prod(s) for s in evaluated) <= (L // 32) * 2 * 32 * 32  # two tiles per row
