@@ -6,18 +6,22 @@ $$O = \operatorname{softmax}\bigl(\text{score\_mod}(c\, Q K^\top)
 \text{ with the positions where mask\_mod is False removed}\bigr)\, V$$
 
 where the mods (see `attention_ref.mods`) are elementwise functions of `(b, h, q_idx,
-kv_idx)`. Two implementations of the same formula live here, side by side:
+kv_idx)`. The implementations of the same formula, side by side:
 
 - the **reference** (`reference_forward`, `reference_backward`): every score of every head in
   one `(B, H, L, S)` array, the mods applied to the whole index arrays at once. It is the
   definition, written to be read.
-- the **tiled** path (`tiled_forward`, `tiled_backward`), which the public functions run: tiles
-  of `(1, Hc, Bq, Bk)` scores, the mods evaluated on each tile with that tile's index arrays,
-  the online softmax of FlashAttention across the tiles of keys, and **a tile whose mask is all
-  False skipped** before any score of it is computed, so a sliding window of `w` keys costs
+- the **tiled loop** (`tiled_forward`, `tiled_backward`), which the public functions run
+  when there is a mod or sinks: tiles of `(1, Hc, Bq, Bk)` scores, the mods evaluated on each
+  tile with that tile's index arrays (once for all the heads of the tile), the online
+  softmax of FlashAttention across the tiles of keys, and **a tile whose mask is all False
+  skipped** before any of its scores is computed, so a sliding window of `w` keys costs
   $O(L \times w)$, not $O(L \times S)$. Memory: a few tiles, never $O(L \times S)$.
+- the package's **tile engine** (`attention_ref._tiles`, through `ModMasks`), which runs a
+  call without mods exactly as `flash_attention` does, and can run any mask_mod (the tests
+  check it with every mask; see `on_engine` for why the loop runs masks).
 
-The tests run every check on both paths, with tiny and odd tiles.
+The tests run every check on every path, with tiny and odd tiles.
 
 Sinks (gpt-oss's attention sinks) are one logit per head that joins every row's denominator
 and contributes no value: $o_i = \sum_j e^{s_{ij}} v_j / (e^{\sigma_h} + \sum_j e^{s_{ij}})$.
@@ -25,7 +29,6 @@ and contributes no value: $o_i = \sum_j e^{s_{ij}} v_j / (e^{\sigma_h} + \sum_j 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -33,9 +36,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._backward import sum_to_shape
-from ._checks import as_float_array, check_positive, check_qkv, check_scale, compute_dtype
-from ._flash import flash_attention
+from . import _tiles
+from ._backward import BLOCK_Q as BACKWARD_BLOCK_Q
+from ._backward import _sum_to_shape
+from ._checks import Prepared, as_float_array, check_positive, prepare
+from ._flash import TILE_SCORES as FLASH_TILE_SCORES
 
 #: Scores per tile on the tiled path (summed over the heads of the tile): $2^{18}$, 1 MiB in
 #: float32. Tiles are `Bq` queries by `Bk` keys by as many heads as fit.
@@ -49,32 +54,40 @@ BLOCK_Q = 256
 
 @dataclass(frozen=True)
 class FlexCall:
-    """The arguments of a flex call, checked and cast, as every path takes them.
+    """The arguments of a flex call, checked and cast once, as every path takes them.
 
-    q `(B, H, L, E)`, k `(B, H // G, S, E)`, v `(B, H // G, S, Ev)` (broadcast views, in the
-    compute dtype), sinks `(H,)` or None, `scale` resolved, `group` = G.
+    `p` is the package's `Prepared` call (what the tile engine runs); q `(B, H, L, E)`,
+    k `(B, H // G, S, E)`, v `(B, H // G, S, Ev)` are its arrays broadcast to the scores'
+    batch and heads (read-only views, compute dtype); sinks `(H,)` or None.
     """
 
+    p: Prepared
     q: np.ndarray
     k: np.ndarray
     v: np.ndarray
     score_mod: Any
     mask_mod: Any
-    scale: float
-    group: int
     sinks: np.ndarray | None
-    out_dtype: np.dtype
-    shapes: tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]  # the inputs' own shapes
+
+    @property
+    def scale(self) -> float:
+        return self.p.scale
+
+    @property
+    def group(self) -> int:
+        return self.p.group
+
+    @property
+    def out_dtype(self) -> np.dtype:
+        return self.p.out_dtype
 
     @property
     def scores_shape(self) -> tuple[int, int, int, int]:
-        B, H, L, _ = self.q.shape
-        return B, H, L, self.k.shape[-2]
+        B, H, L, S = self.p.scores_shape
+        return B, H, L, S
 
 
-def _check_4d(arr: np.ndarray, name: str, layout: str) -> None:
-    if arr.ndim != 4:
-        raise ValueError(f"{name} must be 4-D {layout}, got shape {arr.shape}")
+_NO_GRAD = object()
 
 
 def prepare_flex(
@@ -86,38 +99,40 @@ def prepare_flex(
     scale: object,
     enable_gqa: bool,
     sinks: ArrayLike | None,
+    grad_output: object = _NO_GRAD,
 ) -> FlexCall:
-    """Validate the public arguments of `flex_attention` and `flex_backward` once."""
-    q = as_float_array(query, "query")
-    k = as_float_array(key, "key")
-    v = as_float_array(value, "value")
-    _check_4d(q, "query", "(B, H, L, E)")
-    _check_4d(k, "key", "(B, Hkv, S, E)")
-    _check_4d(v, "value", "(B, Hkv, S, Ev)")
+    """Validate the public arguments of `flex_attention` and `flex_backward` once.
+
+    The package's own checks (`attention_ref._checks.prepare`: dtypes, shapes, scale,
+    grad_output), then what only flex has: exactly 4-D inputs, callable mods, `sinks` `(H,)`.
+    """
+    for x, name, layout in (
+        (query, "query", "(B, H, L, E)"),
+        (key, "key", "(B, Hkv, S, E)"),
+        (value, "value", "(B, Hkv, S, Ev)"),
+    ):
+        if np.ndim(x) != 4:
+            raise ValueError(f"{name} must be 4-D {layout}, got shape {np.shape(x)}")
     for mod, name in ((score_mod, "score_mod"), (mask_mod, "mask_mod")):
         if mod is not None and not callable(mod):
             raise TypeError(f"{name} must be None or a callable, got {mod!r}")
-    scale = check_scale(scale)
-    scores_shape, group = check_qkv(q, k, v, bool(enable_gqa))  # (B, H, L, S)
-    B, H, L, S = scores_shape
-    out_dtype = np.result_type(q, k, v)
-    cdt = compute_dtype(out_dtype)
+    grad = {} if grad_output is _NO_GRAD else {"grad_output": grad_output}
+    p = prepare(query, key, value, None, False, scale, bool(enable_gqa), **grad)  # type: ignore[arg-type]
+    B, H, L, S = p.scores_shape
     sink_arr = None
     if sinks is not None:
         sink_arr = as_float_array(sinks, "sinks")
         if sink_arr.shape != (H,):
             raise ValueError(
                 f"sinks must have shape (H,) = ({H},), one logit per query head of query "
-                f"{q.shape}, got shape {sink_arr.shape}"
+                f"{p.q.shape}, got shape {sink_arr.shape}"
             )
-        sink_arr = sink_arr.astype(cdt)
-    Hkv = H // group
-    shapes = (q.shape, k.shape, v.shape)
-    q = np.broadcast_to(q.astype(cdt, copy=False), (B, H, L, q.shape[-1]))
-    k = np.broadcast_to(k.astype(cdt, copy=False), (B, Hkv, S, k.shape[-1]))
-    v = np.broadcast_to(v.astype(cdt, copy=False), (B, Hkv, S, v.shape[-1]))
-    scale_val = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
-    return FlexCall(q, k, v, score_mod, mask_mod, scale_val, group, sink_arr, out_dtype, shapes)
+        sink_arr = sink_arr.astype(p.q.dtype)
+    Hkv = H // p.group
+    q = np.broadcast_to(p.q, (B, H, L, p.q.shape[-1]))
+    k = np.broadcast_to(p.k, (B, Hkv, S, p.k.shape[-1]))
+    v = np.broadcast_to(p.v, (B, Hkv, S, p.v.shape[-1]))
+    return FlexCall(p, q, k, v, score_mod, mask_mod, sink_arr)
 
 
 # --- evaluating the mods --------------------------------------------------------------------
@@ -417,17 +432,10 @@ def tiled_forward(
     starts at the sink ($m = \sigma_h$, $\ell = 1$, `acc` = 0) instead of empty
     ($m = -\infty$, $\ell = 0$). Returns out `(B, H, L, Ev)` and lse `(B, H, L)`.
 
-    Without mods and sinks this is flash attention, and `flash_attention`'s kernel runs it.
     """
     B, H, L, _ = call.scores_shape
     Ev = call.v.shape[-1]
     dt = call.q.dtype
-    if call.score_mod is None and call.mask_mod is None and call.sinks is None:
-        bk = BLOCK_K if block_k is None else block_k
-        return flash_attention(  # type: ignore[return-value]
-            call.q, call.k, call.v, scale=call.scale, enable_gqa=call.group > 1, block_size=bk,
-            return_lse=True,
-        )  # fmt: skip
     bq, bk, hc = tile_sizes(call, block_q, block_k)
     out = np.empty((B, H, L, Ev), dtype=dt)
     lse = np.empty((B, H, L), dtype=dt)
@@ -507,9 +515,91 @@ def tiled_backward(
     return d_q, _fold(d_k, call.group), _fold(d_v, call.group), d_sinks
 
 
+# --- on the tile engine ----------------------------------------------------------------------
+
+
+class ModMasks(_tiles.TileMasks):
+    """A mask_mod as the tile engine asks for it: one head and one tile at a time.
+
+    `tile` evaluates the mask_mod on the tile's index arrays (b and h of the head, the
+    tile's queries and keys); `key_range` is the mod's hint, when it has one.
+    """
+
+    def __init__(self, call: FlexCall) -> None:
+        super().__init__(*call.scores_shape[-2:])
+        self.mask_mod = call.mask_mod
+        hint = getattr(call.mask_mod, "key_range", None)
+        self.hint = hint if callable(hint) else None
+
+    def key_range(self, head: tuple[int, ...], i0: int, i1: int) -> tuple[int, int]:
+        if self.hint is None:
+            return 0, self.S
+        lo, hi = self.hint(i0, i1, self.S)
+        lo, hi = max(0, int(lo)), min(self.S, int(hi))
+        return lo, max(lo, hi)
+
+    def tile(
+        self, head: tuple[int, ...], i0: int, i1: int, j0: int, j1: int
+    ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        if self.mask_mod is None:
+            return None, None
+        b, h = head
+        shape = (1, 1, i1 - i0, j1 - j0)
+        idx = index_arrays(range(b, b + 1), range(h, h + 1), range(i0, i1), range(j0, j1))
+        keep = eval_mask(self.mask_mod, *idx, shape)
+        if keep.all():
+            return None, None
+        return np.broadcast_to(keep, shape)[0, 0], None
+
+
+def on_engine(call: FlexCall) -> bool:
+    """Whether the "tiled" path runs the call on the tile engine: only without any mod.
+
+    The engine takes a mask per tile but no function of the scores, so a score_mod or sinks
+    need the loop of this module. With a mask_mod alone it could run there, but it asks one
+    head at a time, so the mask_mod is evaluated once per head, where the loop's tiles span
+    the heads and evaluate it once: measured on a sliding window ($L = S = 4096$, $w = 512$,
+    8 heads, float32) the loop took half the engine's time. Without mods the call is flash
+    attention, and the engine runs it exactly as `flash_attention` does.
+    """
+    return call.score_mod is None and call.mask_mod is None and call.sinks is None
+
+
+def engine_forward(
+    call: FlexCall, block_q: int | None = None, block_k: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The forward pass on the tile engine: out `(B, H, L, Ev)`, lse `(B, H, L)`.
+
+    Without a mask_mod this is `flash_attention`'s call, with its tiles; with one, tiles of
+    `BLOCK_Q` queries, so that a band (a sliding window) wastes little on its edges.
+    """
+    bk = BLOCK_K if block_k is None else block_k
+    if block_q is not None:
+        bq = block_q
+    elif call.mask_mod is None:
+        bq = max(bk, FLASH_TILE_SCORES // bk)
+    else:
+        bq = BLOCK_Q
+    out, lse = _tiles.forward(call.p, ModMasks(call), block_q=bq, block_k=bk, with_lse=True)
+    assert lse is not None
+    return out, lse
+
+
+def engine_backward(
+    call: FlexCall, block_q: int | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, None]:
+    """The backward pass on the tile engine (d_k, d_v already summed over the groups)."""
+    bq = BACKWARD_BLOCK_Q if block_q is None else block_q
+    d_q, d_k, d_v = _tiles.backward(call.p, ModMasks(call), block_q=bq)
+    return d_q, d_k, d_v, None
+
+
 # --- the public functions -------------------------------------------------------------------
 
-PATHS = ("tiled", "reference")
+#: The paths: "tiled" (the public functions') runs the tile engine without mods and the
+#: per-tile loop of this module with them (see `on_engine`); "engine" and "loop" force one
+#: ("engine" takes a mask_mod but no score_mod or sinks); "reference" is the reference.
+PATHS = ("tiled", "engine", "loop", "reference")
 
 
 def flex(
@@ -529,11 +619,14 @@ def flex(
 ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """`flex_attention` with the path and the tile sizes chosen by argument (for the tests)."""
     call = prepare_flex(query, key, value, score_mod, mask_mod, scale, enable_gqa, sinks)
-    block_q, block_k = _check_path(path, block_q, block_k)
-    if path == "reference":
-        out, lse = reference_forward(call)
-    else:
-        out, lse = tiled_forward(call, block_q, block_k)
+    block_q, block_k = _check_path(path, block_q, block_k, call)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # NaN/inf propagate
+        if path == "reference":
+            out, lse = reference_forward(call)
+        elif path == "engine" or (path == "tiled" and on_engine(call)):
+            out, lse = engine_forward(call, block_q, block_k)
+        else:
+            out, lse = tiled_forward(call, block_q, block_k)
     out = out.astype(call.out_dtype, copy=False)
     if return_lse:
         return out, lse.astype(call.out_dtype, copy=False)
@@ -556,28 +649,26 @@ def flex_grad(
     block_k: int | None = None,
 ) -> tuple[np.ndarray, ...]:
     """`flex_backward` with the path and the tile sizes chosen by argument (for the tests)."""
-    call = prepare_flex(query, key, value, score_mod, mask_mod, scale, enable_gqa, sinks)
-    block_q, block_k = _check_path(path, block_q, block_k)
-    d_out = as_float_array(grad_output, "grad_output")
-    B, H, L, _ = call.scores_shape
-    out_shape = (B, H, L, call.v.shape[-1])
-    if d_out.shape != out_shape:
-        raise ValueError(
-            f"grad_output must have the shape of the attention output (B, H, L, Ev) = "
-            f"{out_shape} (from query {call.shapes[0]}, key {call.shapes[1]}, value "
-            f"{call.shapes[2]}), got shape {d_out.shape}"
-        )
+    call = prepare_flex(
+        query, key, value, score_mod, mask_mod, scale, enable_gqa, sinks, grad_output
+    )
+    block_q, block_k = _check_path(path, block_q, block_k, call)
     if call.score_mod is not None:
         score_grad(call)  # a score_mod without grad fails here, before any work
-    out_dtype = np.result_type(call.out_dtype, d_out)
-    d_out = d_out.astype(call.q.dtype, copy=False)
-    if path == "reference":
-        d_q, d_k, d_v, d_sinks = reference_backward(call, d_out)
-    else:
-        d_q, d_k, d_v, d_sinks = tiled_backward(call, d_out, block_q, block_k)
+    d_out = call.p.d_out
+    assert d_out is not None
+    d_out = np.broadcast_to(d_out, (*call.scores_shape[:-1], call.v.shape[-1]))
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # NaN/inf propagate
+        if path == "reference":
+            d_q, d_k, d_v, d_sinks = reference_backward(call, d_out)
+        elif path == "engine" or (path == "tiled" and on_engine(call)):
+            d_q, d_k, d_v, d_sinks = engine_backward(call, block_q)
+        else:
+            d_q, d_k, d_v, d_sinks = tiled_backward(call, d_out, block_q, block_k)
+    shapes = (call.p.q.shape, call.p.k.shape, call.p.v.shape)
     grads = tuple(
-        sum_to_shape(g, shape).astype(out_dtype, copy=False)
-        for g, shape in zip((d_q, d_k, d_v), call.shapes, strict=True)
+        _sum_to_shape(g, shape).astype(call.out_dtype, copy=False)
+        for g, shape in zip((d_q, d_k, d_v), shapes, strict=True)
     )
     if d_sinks is None:
         return grads
@@ -586,10 +677,12 @@ def flex_grad(
 
 
 def _check_path(
-    path: str, block_q: int | None, block_k: int | None
+    path: str, block_q: int | None, block_k: int | None, call: FlexCall
 ) -> tuple[int | None, int | None]:
     if path not in PATHS:
         raise ValueError(f"path must be one of {PATHS}, got {path!r}")
+    if path == "engine" and (call.score_mod is not None or call.sinks is not None):
+        raise ValueError("path='engine' takes a mask_mod only: no score_mod, no sinks")
     bq = None if block_q is None else check_positive(block_q, "block_q")
     bk = None if block_k is None else check_positive(block_k, "block_k")
     return bq, bk

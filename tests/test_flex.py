@@ -30,14 +30,25 @@ from attention_ref import (
 )
 from attention_ref._flex import TILE_SCORES, flex, flex_grad
 
-# (path, block_q, block_k): the readable reference, and the tiled path with tiles that never
-# divide the test sizes (L = 7, S = 9), tiles of one score, and the default tiles.
+# (path, block_q, block_k): the readable reference; the tiled path (the tile engine when there
+# is no score_mod and no sinks, the per-tile loop of _flex.py otherwise); and the loop forced
+# (so that masks alone are checked on both), with tiles that never divide the test sizes
+# (L = 7, S = 9), tiles of one score, and the default tiles.
 PATHS = [
     pytest.param("reference", None, None, id="reference"),
     pytest.param("tiled", 1, 1, id="tiled-1x1"),
     pytest.param("tiled", 2, 3, id="tiled-2x3"),
     pytest.param("tiled", 3, 5, id="tiled-3x5"),
     pytest.param("tiled", None, None, id="tiled-default"),
+    pytest.param("loop", 1, 1, id="loop-1x1"),
+    pytest.param("loop", 2, 3, id="loop-2x3"),
+    pytest.param("loop", None, None, id="loop-default"),
+]
+# The tile engine, forced: it takes a mask_mod but no score_mod and no sinks.
+ENGINE = [
+    pytest.param("engine", 1, 1, id="engine-1x1"),
+    pytest.param("engine", 2, 3, id="engine-2x3"),
+    pytest.param("engine", None, None, id="engine-default"),
 ]
 
 #: Gradient tolerance, see the module docstring.
@@ -121,7 +132,7 @@ def qkv(rng):
 # --- forward against the oracle --------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("path", "bq", "bk"), PATHS)
+@pytest.mark.parametrize(("path", "bq", "bk"), PATHS + ENGINE)
 @pytest.mark.parametrize("name", list(MASKS))
 def test_mask_mods_match_oracle(qkv, name, path, bq, bk):
     mask_mod, scalar = MASKS[name]
@@ -211,7 +222,7 @@ def test_closed_forms():
 # --- the same as the other functions, where one is the other with a mod ----------------------
 
 
-@pytest.mark.parametrize(("path", "bq", "bk"), PATHS)
+@pytest.mark.parametrize(("path", "bq", "bk"), PATHS + ENGINE)
 def test_causal_offsets_are_sdpa(rng, path, bq, bk):
     """causal(0) is is_causal=True (top-left); causal(S - L) is the bottom-right tril mask."""
     q, k, v = (
@@ -237,7 +248,7 @@ def test_causal_offsets_are_sdpa(rng, path, bq, bk):
     )
 
 
-@pytest.mark.parametrize(("path", "bq", "bk"), PATHS)
+@pytest.mark.parametrize(("path", "bq", "bk"), PATHS + ENGINE)
 def test_no_mods_is_sdpa_and_flash(rng, path, bq, bk):
     q, k, v = (
         rng.normal(size=(2, 4, 7, 4)),
@@ -251,7 +262,7 @@ def test_no_mods_is_sdpa_and_flash(rng, path, bq, bk):
     _close(lse, flash_attention(q, k, v, enable_gqa=True, return_lse=True)[1])
 
 
-@pytest.mark.parametrize(("path", "bq", "bk"), PATHS)
+@pytest.mark.parametrize(("path", "bq", "bk"), PATHS + ENGINE)
 def test_mask_mod_is_attn_mask(qkv, path, bq, bk):
     mask_mod = MASKS["document"][0]
     L, S = 7, 9
@@ -578,3 +589,20 @@ def test_hint_spares_the_mask_evaluation(rng):
     out = flex(q, k, v, mask_mod=counting, path="tiled", block_q=32, block_k=32)
     _close(out, flex(q, k, v, mask_mod=window, path="reference"))
     assert sum(math.prod(s) for s in evaluated) <= (L // 32) * 2 * 32 * 32  # two tiles per row
+
+
+@pytest.mark.parametrize(("path", "bq", "bk"), ENGINE)
+def test_engine_rows_and_gradients(qkv, path, bq, bk):
+    """The engine, forced: fully masked rows, and gradients equal to the reference's."""
+    nothing = lambda b, h, q_idx, kv_idx: (kv_idx < 0) | (q_idx < 3)  # noqa: E731  rows 3.. empty
+    out, lse = flex(*qkv, mask_mod=nothing, return_lse=True, path=path, block_q=bq, block_k=bk)
+    assert np.all(out[:, :, 3:] == 0.0) and np.all(lse[:, :, 3:] == -np.inf)
+    d_out = np.random.default_rng(5).normal(size=(2, 3, 7, 4))
+    for name in ("per-head", "document", "and"):
+        mask_mod = MASKS[name][0]
+        got = flex_grad(d_out, *qkv, mask_mod=mask_mod, path=path, block_q=bq, block_k=bk)
+        want = flex_grad(d_out, *qkv, mask_mod=mask_mod, path="reference")
+        for a, b in zip(got, want, strict=True):
+            _close(a, b)
+    with pytest.raises(ValueError, match="path='engine' takes a mask_mod only"):
+        flex(*qkv, mods.softcap(2.0), path=path)
