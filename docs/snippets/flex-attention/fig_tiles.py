@@ -16,7 +16,7 @@ assert np.allclose(out, ar.flex_attention(q, k, v, mask_mod=window))
 assert computed.sum(axis=1).tolist() == [2, 4] + [6] * 14  # 4 + 2 tiles back, at most
 print(mask_figure(
     computed,
-    caption=f"The tiles of 256 queries × 128 keys that `flex_attention` computes for "
+    caption=f"The tiles of 256 queries by 128 keys that `flex_attention` computes for "
     f"`sliding_window(512)` at $L = S = 4096$: {computed.sum()} of {computed.size}. The "
     "others are masked everywhere and are skipped before any of their scores is computed.",
     alt=f"A 16 by 32 grid of tiles; only a diagonal band of {computed.sum()} tiles, at "
