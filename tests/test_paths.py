@@ -266,3 +266,24 @@ def test_backward_inf_and_nan_propagate_silently(rng, grad_impl, where):
         warnings.simplefilter("error")
         grads = grad_impl(d_out, q, k, v)
     assert all(np.isnan(g).any() for g in grads)
+
+
+# --- heads on a thread pool ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_one_worker_or_several_give_the_same_result(rng, causal):
+    # The heads are independent tasks; the backward pass groups the query heads that share a
+    # kv head into one task (they add to the same d_k, d_v). Same arithmetic either way.
+    from attention_ref import _tiles
+    from attention_ref._checks import prepare
+
+    q, d_out = normal(rng, (2, 6, 40, 8)), normal(rng, (2, 6, 40, 5))
+    k, v = normal(rng, (2, 2, 50, 8), scale=3.0), normal(rng, (2, 2, 50, 5))
+    p = prepare(q, k, v, None, causal, None, True, grad_output=d_out)
+    outs = [_tiles.forward(p, block_q=7, block_k=5, workers=w)[0] for w in (1, 3)]
+    grads = [_tiles.backward(p, block_q=7, workers=w) for w in (1, 3)]
+    _close(outs[1], outs[0])
+    for g3, g1 in zip(grads[1], grads[0], strict=True):
+        _close(g3, g1)
+    assert _tiles.default_workers() >= 1
