@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -353,41 +354,49 @@ class TileRow:
     live: list[Tile]
 
 
-def tile_rows(call: FlexCall, bq: int, bk: int, hc: int) -> Iterator[TileRow]:
-    """Every row of tiles (one batch, `Hc` heads, `Bq` queries) with its live tiles of keys.
+def row_specs(call: FlexCall, bq: int, hc: int) -> Iterator[tuple[int, slice, int, int]]:
+    """Every row of tiles: batch `b`, heads `hs` (`Hc` of them), queries `i0:i1`."""
+    B, H, L, _ = call.scores_shape
+    for b in range(B):
+        for h0 in range(0, H, hc):
+            for i0 in range(0, L, bq):
+                yield b, slice(h0, min(h0 + hc, H)), i0, min(i0 + bq, L)
+
+
+def live_tiles(call: FlexCall, b: int, hs: slice, i0: int, i1: int, bk: int) -> list[Tile]:
+    """The tiles of keys of one row of tiles that have anything to attend to.
 
     A tile whose mask_mod is False everywhere is left out: it is skipped before any of its
     scores is computed. The mask_mod is evaluated on each tile with that tile's index arrays;
     a mask_mod's `key_range` hint (see `attention_ref.mods`) spares even that evaluation on
     the tiles outside the range.
     """
-    B, H, L, S = call.scores_shape
-    for b in range(B):
-        for h0 in range(0, H, hc):
-            hs = slice(h0, min(h0 + hc, H))
-            for i0 in range(0, L, bq):
-                i1 = min(i0 + bq, L)
-                live = []
-                lo, hi = 0, S
-                key_range = getattr(call.mask_mod, "key_range", None)
-                if callable(key_range):  # the mod's hint: no key outside [lo, hi) is visible
-                    lo, hi = key_range(i0, i1, S)
-                    lo, hi = max(0, int(lo)), min(S, int(hi))
-                for j0 in range(lo - lo % bk, hi, bk):
-                    j1 = min(j0 + bk, S)
-                    idx = index_arrays(
-                        range(b, b + 1), range(hs.start, hs.stop), range(i0, i1), range(j0, j1)
-                    )
-                    allowed = None
-                    if call.mask_mod is not None:
-                        shape = (1, hs.stop - hs.start, i1 - i0, j1 - j0)
-                        allowed = eval_mask(call.mask_mod, *idx, shape)
-                        if not allowed.any():
-                            continue  # nothing to attend to in this tile: skip it
-                        if allowed.all():
-                            allowed = None  # nothing to mask in this tile
-                    live.append(Tile(b, hs, i0, i1, j0, j1, idx, allowed))
-                yield TileRow(b, hs, i0, i1, live)
+    S = call.scores_shape[-1]
+    live = []
+    lo, hi = 0, S
+    key_range = getattr(call.mask_mod, "key_range", None)
+    if callable(key_range):  # the mod's hint: no key outside [lo, hi) is visible
+        lo, hi = key_range(i0, i1, S)
+        lo, hi = max(0, int(lo)), min(S, int(hi))
+    for j0 in range(lo - lo % bk, hi, bk):
+        j1 = min(j0 + bk, S)
+        idx = index_arrays(range(b, b + 1), range(hs.start, hs.stop), range(i0, i1), range(j0, j1))
+        allowed = None
+        if call.mask_mod is not None:
+            shape = (1, hs.stop - hs.start, i1 - i0, j1 - j0)
+            allowed = eval_mask(call.mask_mod, *idx, shape)
+            if not allowed.any():
+                continue  # nothing to attend to in this tile: skip it
+            if allowed.all():
+                allowed = None  # nothing to mask in this tile
+        live.append(Tile(b, hs, i0, i1, j0, j1, idx, allowed))
+    return live
+
+
+def tile_rows(call: FlexCall, bq: int, bk: int, hc: int) -> Iterator[TileRow]:
+    """Every row of tiles with its live tiles of keys (see `live_tiles`)."""
+    for b, hs, i0, i1 in row_specs(call, bq, hc):
+        yield TileRow(b, hs, i0, i1, live_tiles(call, b, hs, i0, i1, bk))
 
 
 def _tile_scores(
@@ -422,56 +431,89 @@ def _tile_scores(
     return raw, scores
 
 
+#: Lazy rescaling, in natural-log units: a row's shift `m` moves (and what it has summed is
+#: rescaled) only when a tile's maximum exceeds it by more than `TAU`, so the terms stay
+#: below $e^8 \approx 3000$, far from overflow even in float32 (as the engine's `TAU`, in
+#: base 2). The exact running maximum of the papers is `TAU = 0`.
+TAU = 8.0
+
+#: Terms below $e^{\text{floor}}$ (relative to a row's shift) are dropped as 0 instead of
+#: being computed: their exponentials would be subnormal numbers, on which x86 arithmetic is
+#: tens of times slower (the engine's docstring measures it), and next to a row sum of at
+#: least 1 they are below the dtype's rounding by 30 orders of magnitude.
+_EXP_FLOOR = {np.dtype(np.float32): -80.0, np.dtype(np.float64): -700.0}
+
+
+def _forward_row(
+    call: FlexCall, b: int, hs: slice, i0: int, i1: int, bq: int, bk: int,
+    out: np.ndarray, lse: np.ndarray,
+) -> None:  # fmt: skip
+    """One row of tiles of `tiled_forward`: writes `out[b, hs, i0:i1]` and `lse[b, hs, i0:i1]`."""
+    dt = call.q.dtype
+    floor = _EXP_FLOOR[dt]
+    heads = range(hs.start, hs.stop)
+    n = (len(heads), i1 - i0)
+    Ev = call.v.shape[-1]
+    q_t = call.q[b, hs, i0:i1] * dt.type(call.scale)  # (Hc, Bq, E)
+    buf = np.empty(n[0] * bq * bk, dtype=dt)  # the tile of scores, reused
+    tmp = np.empty((n[1], Ev), dtype=dt)
+    if call.sinks is None:
+        m = np.full(n, -np.inf, dtype=dt)  # m_i: the shift, -inf until a key is seen
+        l = np.zeros(n, dtype=dt)  # l_i: running sum of exp(s - m)  # noqa: E741
+    else:
+        m = np.repeat(call.sinks[hs, None], n[1], axis=1)  # the sink is the first logit
+        l = np.ones(n, dtype=dt)  # noqa: E741
+    acc = np.zeros((*n, Ev), dtype=dt)  # running sum of exp(s - m) v
+    for t in live_tiles(call, b, hs, i0, i1, bk):
+        s = _tile_scores(call, t, q_t, keep_raw=False, buf=buf)[1]  # (Hc, Bq, Bk)
+        t_max = s.max(axis=-1)  # (Hc, Bq)
+        grow = ~(t_max <= m + TAU)  # a score far above the shift, a first key, or NaN
+        if grow.any():  # move the shift to the tile's maximum; rescale what was summed
+            m_new = np.where(grow, t_max, m)
+            alpha = np.exp(m - np.where(m_new == -np.inf, 0.0, m_new))  # 0 when m was -inf
+            l *= alpha  # noqa: E741
+            acc *= alpha[..., None]
+            m = m_new
+        s -= np.where(m == -np.inf, 0.0, m)[..., None]  # every s <= TAU now
+        low = None
+        if s.min() < floor:  # masked (-inf) or negligible terms: 0, never subnormal
+            low = s < floor
+            np.maximum(s, floor, out=s)
+        np.exp(s, out=s)  # p = exp(s - m)
+        if low is not None:
+            s[low] = 0.0
+        l += s.sum(axis=-1)  # noqa: E741
+        for hi, h in enumerate(heads):
+            np.matmul(s[hi], call.v[t.b, h // call.group, t.j0 : t.j1], out=tmp)
+            acc[hi] += tmp
+    # a row with no key at all: acc = 0, l = 0 (or 1 with a sink): zeros, lse -inf (sink)
+    np.divide(acc, np.where(l == 0.0, 1.0, l)[..., None], out=out[b, hs, i0:i1])
+    shift = np.where(m == -np.inf, 0.0, m)
+    lse[b, hs, i0:i1] = shift + np.log(l, out=np.full_like(l, -np.inf), where=l > 0.0)
+
+
 def tiled_forward(
     call: FlexCall, block_q: int | None = None, block_k: int | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     r"""The online softmax over tiles of keys; tiles masked everywhere are skipped.
 
-    Per row of queries, the state of FlashAttention-2: `m` the running maximum, `l` the
-    running sum of $e^{s - m}$, `acc` the running sum of $e^{s - m} v$. With sinks, the state
-    starts at the sink ($m = \sigma_h$, $\ell = 1$, `acc` = 0) instead of empty
-    ($m = -\infty$, $\ell = 0$). Returns out `(B, H, L, Ev)` and lse `(B, H, L)`.
-
+    Per row of queries, the state of FlashAttention-2: `m` the shift (a running maximum,
+    moved lazily, see `TAU`), `l` the running sum of $e^{s - m}$, `acc` the running sum of
+    $e^{s - m} v$. With sinks, the state starts at the sink ($m = \sigma_h$, $\ell = 1$,
+    `acc` = 0) instead of empty ($m = -\infty$, $\ell = 0$). The rows of tiles are
+    independent tasks, run on the tile engine's thread pool (`attention_ref._tiles._run`).
+    Returns out `(B, H, L, Ev)` and lse `(B, H, L)`.
     """
     B, H, L, _ = call.scores_shape
-    Ev = call.v.shape[-1]
     dt = call.q.dtype
     bq, bk, hc = tile_sizes(call, block_q, block_k)
-    out = np.empty((B, H, L, Ev), dtype=dt)
+    out = np.empty((B, H, L, call.v.shape[-1]), dtype=dt)
     lse = np.empty((B, H, L), dtype=dt)
-    c = dt.type(call.scale)
-    buf = np.empty(hc * bq * bk, dtype=dt)  # the tile of scores, reused
-    tmp = np.empty((bq, Ev), dtype=dt)
-    for row in tile_rows(call, bq, bk, hc):
-        hs, i0, i1 = row.hs, row.i0, row.i1
-        heads = range(hs.start, hs.stop)
-        q_t = call.q[row.b, hs, i0:i1] * c  # (Hc, Bq, E)
-        n = (len(heads), i1 - i0)
-        if call.sinks is None:
-            m = np.full(n, -np.inf, dtype=dt)  # m_i: running max
-            l = np.zeros(n, dtype=dt)  # l_i: running sum of exp(s - m)  # noqa: E741
-        else:
-            m = np.repeat(call.sinks[hs, None], n[1], axis=1)  # the sink is the first logit
-            l = np.ones(n, dtype=dt)  # noqa: E741
-        acc = np.zeros((*n, Ev), dtype=dt)  # running sum of exp(s - m) v
-        for t in row.live:
-            s = _tile_scores(call, t, q_t, keep_raw=False, buf=buf)[1]  # (Hc, Bq, Bk)
-            m_new = np.maximum(m, s.max(axis=-1))
-            shift = np.where(m_new == -np.inf, 0.0, m_new).astype(dt)  # no key yet: 0
-            s -= shift[..., None]
-            np.exp(s, out=s)  # p = exp(s - m), (Hc, Bq, Bk)
-            alpha = np.exp(m - shift)  # rescales what was summed; 0 when m was -inf
-            l *= alpha  # noqa: E741
-            l += s.sum(axis=-1)  # noqa: E741
-            acc *= alpha[..., None]
-            for hi, h in enumerate(heads):
-                np.matmul(s[hi], call.v[t.b, h // call.group, t.j0 : t.j1], out=tmp[: n[1]])
-                acc[hi] += tmp[: n[1]]
-            m = m_new
-        # a row with no key at all: acc = 0, l = 0 (or 1 with a sink): zeros, lse -inf (sink)
-        np.divide(acc, np.where(l == 0.0, 1.0, l)[..., None], out=out[row.b, hs, i0:i1])
-        shift = np.where(m == -np.inf, 0.0, m)
-        lse[row.b, hs, i0:i1] = shift + np.log(l, out=np.full_like(l, -np.inf), where=l > 0.0)
+    tasks = [
+        partial(_forward_row, call, b, hs, i0, i1, bq, bk, out, lse)
+        for b, hs, i0, i1 in row_specs(call, bq, hc)
+    ]
+    _tiles._run(tasks, None)
     return out, lse
 
 
