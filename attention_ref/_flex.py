@@ -456,6 +456,7 @@ def _forward_row(
     Ev = call.v.shape[-1]
     q_t = call.q[b, hs, i0:i1] * dt.type(call.scale)  # (Hc, Bq, E)
     buf = np.empty(n[0] * bq * bk, dtype=dt)  # the tile of scores, reused
+    low_buf = np.empty(n[0] * bq * bk, dtype=bool)
     tmp = np.empty((n[1], Ev), dtype=dt)
     if call.sinks is None:
         m = np.full(n, -np.inf, dtype=dt)  # m_i: the shift, -inf until a key is seen
@@ -477,11 +478,11 @@ def _forward_row(
         s -= np.where(m == -np.inf, 0.0, m)[..., None]  # every s <= TAU now
         low = None
         if s.min() < floor:  # masked (-inf) or negligible terms: 0, never subnormal
-            low = s < floor
+            low = np.less(s, floor, out=low_buf[: s.size].reshape(s.shape))
             np.maximum(s, floor, out=s)
         np.exp(s, out=s)  # p = exp(s - m)
         if low is not None:
-            s[low] = 0.0
+            np.copyto(s, 0.0, where=low)
         l += s.sum(axis=-1)  # noqa: E741
         for hi, h in enumerate(heads):
             np.matmul(s[hi], call.v[t.b, h // call.group, t.j0 : t.j1], out=tmp)
