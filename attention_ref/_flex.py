@@ -255,7 +255,7 @@ def reference_forward(call: FlexCall) -> tuple[np.ndarray, np.ndarray]:
     """
     _, scores, _ = reference_scores(call)
     _, v = _kv_per_head(call)
-    m = scores.max(axis=-1)  # (B, H, L)
+    m = scores.max(axis=-1, initial=-np.inf)  # (B, H, L); -inf for S = 0
     if call.sinks is not None:
         m = np.maximum(m, call.sinks[:, None])  # the sink is one more logit of every row
     shift = np.where(m == -np.inf, 0.0, m).astype(scores.dtype)  # fully masked rows: 0

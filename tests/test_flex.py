@@ -642,3 +642,13 @@ def test_float32_with_large_scores(rng, path):
                 path="reference")  # fmt: skip
     # scores ~100 carry float32 rounding ~1e-5 absolute, which the softmax passes on
     _close(out, want, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize(("path", "bq", "bk"), PATHS + ENGINE)
+@pytest.mark.parametrize(("L", "S"), [(0, 3), (3, 0)])
+def test_empty(path, bq, bk, L, S):
+    """No queries: an empty output. No keys: every row fully masked, zeros and lse -inf."""
+    q, k, v = np.ones((1, 2, L, 2)), np.ones((1, 2, S, 2)), np.ones((1, 2, S, 3))
+    out, lse = flex(q, k, v, mask_mod=mods.causal(), return_lse=True, path=path, block_q=bq,
+                    block_k=bk)  # fmt: skip
+    assert out.shape == (1, 2, L, 3) and np.all(out == 0) and np.all(lse == -np.inf)
