@@ -836,8 +836,7 @@ def flex_attention(
     >>> flex_attention(q, k, v, mask_mod=mods.causal()).tolist()
     [[[[1.0], [1.5]]]]
 
-    A score_mod sees the scaled scores; a sink of logit 0 next to one key of score 0 takes
-    half of the weight:
+    A sink of logit 0 next to one key of score 0 takes half of the weight:
 
     >>> out = flex_attention(q, k[:, :, :1], v[:, :, :1], sinks=np.zeros(1))
     >>> out.tolist()
