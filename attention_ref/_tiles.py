@@ -117,6 +117,13 @@ class TileMasks:
     The base class masks nothing. `L` and `S` are the query and key lengths.
     """
 
+    #: What the engine may assume of the biases `tile` returns: none is below `bias_min`
+    #: (so that, with the scores' own bound, the clamp can be skipped), and none is
+    #: $-\\infty$ unless `bias_may_hide` (else each tile is searched for $-\\infty$). The
+    #: defaults assume nothing; a subclass that knows better says so.
+    bias_min: float = -math.inf
+    bias_may_hide: bool = True
+
     def __init__(self, L: int, S: int) -> None:
         self.L, self.S = L, S
 
@@ -164,6 +171,9 @@ class _ArrayMask(TileMasks):
         super().__init__(*scores_shape[-2:])
         self.mask = np.broadcast_to(mask, scores_shape)  # a read-only view
         self.is_bool = mask.dtype == np.bool_
+        if not self.is_bool:  # one look at the whole mask, once per call, instead of per tile
+            self.bias_may_hide = bool(np.any(mask == -np.inf))
+            self.bias_min = float(np.min(mask, initial=np.inf, where=np.isfinite(mask)))
 
     def tile(
         self, head: Head, i0: int, i1: int, j0: int, j1: int
@@ -193,19 +203,23 @@ def _apply_tile_mask(
     hidden_buf: np.ndarray,
     *,
     transpose: bool = False,
+    may_hide: bool = True,
 ) -> np.ndarray | None:
     """Add a tile's bias to the scores `s` (base 2, in place); return its hidden entries.
 
     `keep` and `bias` are `(n, b)`; `s` is `(n, b)`, or `(b, n)` with `transpose=True` (the
     backward pass's keys-by-queries layout). Returns a bool array of the entries whose term
-    must be 0 (`~keep`, or a bias of $-\\infty$), or None when there are none. `scratch` and
-    `hidden_buf` are flat buffers of at least `s.size` elements.
+    must be 0 (`~keep`, or a bias of $-\\infty$, looked for only if `may_hide`), or None
+    when there are none. `scratch` and `hidden_buf` are flat buffers of at least `s.size`
+    elements.
     """
     hidden_out = hidden_buf[: s.size].reshape(s.shape)
     if bias is not None:
         b2 = scratch[: s.size].reshape(s.shape)
         np.multiply(bias.T if transpose else bias, LOG2E, out=b2, dtype=s.dtype)
         s += b2
+        if not may_hide:  # the caller knows that no bias is -inf
+            return None
         hidden = np.equal(b2, -np.inf, out=hidden_out)
         return hidden if hidden.any() else None
     if keep is not None:
@@ -297,7 +311,9 @@ def forward_head(
             v_t[:, :Ev] = v[j0:j1]
             s = tile[: nr * b].reshape(nr, b)  # s[i, j]: query i0 + r0 + i, key j0 + j
             np.matmul(q_t[r0:r1], k_t.T, out=s)  # c q_i . k_j - m_i
-            hidden = _apply_tile_mask(s, keep, bias, scratch, hidden_buf)
+            hidden = _apply_tile_mask(
+                s, keep, bias, scratch, hidden_buf, may_hide=masks.bias_may_hide
+            )
             m_t = m[r0:r1]  # a view: updates reach m
             unseen = None
             if fresh:
@@ -315,7 +331,10 @@ def forward_head(
                     q_t[r0:r1, E] = -np.where(m_t == -np.inf, 0.0, m_t)
             k_max = np.sqrt(np.max(np.einsum("se,se->s", k_t[:, :E], k_t[:, :E])))  # max |k_j|
             low = -q_norm[r0:r1] * k_max - np.where(m_t == -np.inf, 0.0, m_t)
-            clamp = bias is not None or not bool(np.all(low >= floor))
+            if bias is not None:  # a bias lowers the scores by at most -bias_min; and its
+                # -inf entries are clamped too (exp2(-inf) is slow), then zeroed as hidden
+                low += -np.inf if masks.bias_may_hide else min(0.0, masks.bias_min * LOG2E)
+            clamp = not bool(np.all(low >= floor))
             _exp2_(s, hidden, floor if clamp else None)
             if unseen is not None and unseen.size:
                 s[unseen] = 0.0  # rows with every key of the tile hidden: no term
@@ -440,7 +459,9 @@ def backward_head(
         p = buf_p[: b * n].reshape(b, n)
         np.multiply(q[i0:i1], c, out=q_blk[:n])
         np.matmul(k[j0:j1], q_blk[:n].T, out=p)  # p[j, i] = c k_j . q_i
-        hidden = _apply_tile_mask(p, keep, bias, buf_dp, hidden_buf, transpose=True)
+        hidden = _apply_tile_mask(
+            p, keep, bias, buf_dp, hidden_buf, transpose=True, may_hide=masks.bias_may_hide
+        )
         if hidden is not None:
             np.copyto(p, -np.inf, where=hidden)
         m = np.max(p, axis=0)  # (n,) each row's true maximum
