@@ -40,9 +40,9 @@ per row, not per tile), so that tile's largest term is $2^0 = 1$ and $\ell_i \ge
 then on. Later tiles are not searched: a score above the shift shows in the tile's row sum,
 which the $[V, 1]$ column gives for free. A row whose tile sum exceeds $2^{\text{TAU}}$
 moves its shift up by $\lfloor \log_2 \text{sum} \rfloor$ and rescales what it has summed
-by that power of two (exact in floating point; `TAU = 16`, so no term exceeds $2^{16}$
-times the number of keys, far from overflow); a row whose tile sum passed
-`_RESCALE_UP_TO` ($2^{96}$ in float32: a score more than ~90 doublings above its shift),
+by that power of two (exact in floating point; `TAU = 32`, so no term exceeds $2^{32}$
+times the number of keys, far from overflow for values below $2^{70}$); a row whose tile sum passed
+`_RESCALE_UP_TO` ($2^{120}$ in float32: a score about 120 doublings above its shift),
 overflowed or is NaN has that tile computed again, for that row only, shifted by its true
 maximum. NaN and inf in the inputs reach the output that way, as the formula gives, and
 without a RuntimeWarning (the engine runs under `np.errstate`). Nothing falls back
@@ -97,16 +97,21 @@ LOG2E = 1.0 / math.log(2.0)
 
 #: A row moves its shift (and rescales its sums) when a tile's sum of terms exceeds
 #: $2^{\text{TAU}}$: a score at least `TAU - log2(block_k)` doublings above the shift.
-TAU = 16.0
+TAU = 32.0
 
 #: The lowest exponent given to `exp2`, per compute dtype: $2^{-120}$ and $2^{-1000}$ are
 #: normal numbers (the smallest are $2^{-126}$ and $2^{-1022}$), and `exp2` is fast on them.
 _EXP2_FLOOR = {np.dtype(np.float32): -64.0, np.dtype(np.float64): -200.0}
 
-#: Above this tile sum (or at inf or NaN) a row of the tile is computed again rather than
-#: rescaled: $2^{96}$ leaves float32 room for values up to $2^{32}$ before $p\,v$ can
-#: overflow ($2^{128}$), and $2^{960}$ float64 room for values up to $2^{64}$.
-_RESCALE_UP_TO = {np.dtype(np.float32): 2.0**96, np.dtype(np.float64): 2.0**960}
+#: The highest exponent given to `exp2` in the forward pass: `exp2` is as slow on overflow
+#: as on subnormals, and scores hidden by a mask may be far above the shift. A visible score
+#: clamped here gives a tile sum of at least $2^{124}$ (float32), past `_RESCALE_UP_TO`, so
+#: its row is computed again exactly.
+_EXP2_CEIL = {np.dtype(np.float32): 124.0, np.dtype(np.float64): 1020.0}
+
+#: Above this tile sum, or with inf or NaN in the row of `p [V, 1]` (an overflow of
+#: $\sum_j p_{ij} v_j$), a row of the tile is computed again rather than rescaled.
+_RESCALE_UP_TO = {np.dtype(np.float32): 2.0**120, np.dtype(np.float64): 2.0**1016}
 
 Head = tuple[int, ...]
 
@@ -117,11 +122,12 @@ class TileMasks:
     The base class masks nothing. `L` and `S` are the query and key lengths.
     """
 
-    #: What the engine may assume of the biases `tile` returns: none is below `bias_min`
-    #: (so that, with the scores' own bound, the clamp can be skipped), and none is
-    #: $-\\infty$ unless `bias_may_hide` (else each tile is searched for $-\\infty$). The
+    #: What the engine may assume of the biases `tile` returns: all finite ones lie in
+    #: `[bias_min, bias_max]` (so that, with the scores' own bounds, a clamp can be skipped),
+    #: and none is -inf unless `bias_may_hide` (else each tile is searched for -inf). The
     #: defaults assume nothing; a subclass that knows better says so.
     bias_min: float = -math.inf
+    bias_max: float = math.inf
     bias_may_hide: bool = True
 
     def __init__(self, L: int, S: int) -> None:
@@ -173,7 +179,9 @@ class _ArrayMask(TileMasks):
         self.is_bool = mask.dtype == np.bool_
         if not self.is_bool:  # one look at the whole mask, once per call, instead of per tile
             self.bias_may_hide = bool(np.any(mask == -np.inf))
-            self.bias_min = float(np.min(mask, initial=np.inf, where=np.isfinite(mask)))
+            finite = np.isfinite(mask)
+            self.bias_min = float(np.min(mask, initial=np.inf, where=finite))
+            self.bias_max = float(np.max(mask, initial=-np.inf, where=finite))
 
     def tile(
         self, head: Head, i0: int, i1: int, j0: int, j1: int
@@ -227,10 +235,16 @@ def _apply_tile_mask(
     return None
 
 
-def _exp2_(s: np.ndarray, hidden: np.ndarray | None, floor: float | None) -> None:
-    """`s = 2**max(s, floor)` in place, with the hidden entries 0 (floor None: no clamp)."""
-    if floor is not None:
+def _exp2_(
+    s: np.ndarray, hidden: np.ndarray | None, floor: float | None, ceil: float | None = None
+) -> None:
+    """`s = 2**clip(s, floor, ceil)` in place, with the hidden entries 0 (None: no bound)."""
+    if floor is not None and ceil is not None:
+        np.clip(s, floor, ceil, out=s)
+    elif floor is not None:
         np.maximum(s, floor, out=s)
+    elif ceil is not None:
+        np.minimum(s, ceil, out=s)
     np.exp2(s, out=s)
     if hidden is not None:
         np.copyto(s, 0.0, where=hidden)
@@ -272,7 +286,7 @@ def forward_head(
     if L == 0:
         return
     c = dt.type(scale * LOG2E)  # scores in base-2 units
-    floor = _EXP2_FLOOR[dt]
+    floor, ceil = _EXP2_FLOOR[dt], _EXP2_CEIL[dt]
     Bq, Bk = max(1, min(L, block_q)), max(1, min(S, block_k))
     k1 = np.ones((Bk, E + 1), dtype=dt)  # (Bk, E + 1): a tile of [K, 1]
     v1 = np.ones((Bk, Ev + 1), dtype=dt)  # (Bk, Ev + 1): a tile of [V, 1]
@@ -329,13 +343,21 @@ def forward_head(
                     m_t[unseen] = -np.inf
                     fresh -= int(np.count_nonzero(new)) - unseen.size
                     q_t[r0:r1, E] = -np.where(m_t == -np.inf, 0.0, m_t)
+            # Bounds on the tile's scores (Cauchy-Schwarz): clamp only where they may pass the
+            # floor (slow exp2 and subnormal terms) or the ceiling (slow exp2 of an overflow;
+            # a visible score that reaches it shows as a row sum past _RESCALE_UP_TO, and its
+            # row is computed again; a hidden one is zeroed anyway).
             k_max = np.sqrt(np.max(np.einsum("se,se->s", k_t[:, :E], k_t[:, :E])))  # max |k_j|
-            low = -q_norm[r0:r1] * k_max - np.where(m_t == -np.inf, 0.0, m_t)
-            if bias is not None:  # a bias lowers the scores by at most -bias_min; and its
-                # -inf entries are clamped too (exp2(-inf) is slow), then zeroed as hidden
+            reach = q_norm[r0:r1] * k_max  # (nr,) |c q_i| max_j |k_j| >= |c q_i . k_j|
+            shift = np.where(m_t == -np.inf, 0.0, m_t)
+            low, high = -reach - shift, reach - shift
+            if bias is not None:  # a bias moves the scores by bias_min .. bias_max; its -inf
+                # entries are clamped too (exp2(-inf) is slow), then zeroed as hidden
                 low += -np.inf if masks.bias_may_hide else min(0.0, masks.bias_min * LOG2E)
-            clamp = not bool(np.all(low >= floor))
-            _exp2_(s, hidden, floor if clamp else None)
+                high += max(0.0, masks.bias_max * LOG2E)
+            floor_t = None if bool(np.all(low >= floor)) else floor
+            ceil_t = None if bool(np.all(high <= ceil)) else ceil
+            _exp2_(s, hidden, floor_t, ceil_t)
             if unseen is not None and unseen.size:
                 s[unseen] = 0.0  # rows with every key of the tile hidden: no term
             o_t = o[:nr]
@@ -375,34 +397,32 @@ def _move_shift(
     """
     E, Ev = q_t.shape[1] - 1, v_t.shape[1] - 1
     row_sum = o_t[:, Ev]  # (n,) this tile's l_i
-    finite = row_sum <= _RESCALE_UP_TO[o_t.dtype]  # (n,) no overflow, no NaN in the row
-    grow = finite & (row_sum > 2.0**TAU)
-    shift = np.floor(np.log2(row_sum, out=np.zeros_like(row_sum), where=grow))  # (n,) e_i
-    redo = np.flatnonzero(~finite)
-    if redo.size:
-        s = q_t[r0 + redo] @ k_t.T  # (r, b): these rows of the tile again, c q . k - m
-        hidden = np.zeros(s.shape, dtype=bool)
+    big = np.flatnonzero(~(row_sum <= 2.0**TAU))  # (r,) the tile's rows that move: few
+    big_sum = row_sum[big]
+    # (r,) overflow, a score at the ceiling, or NaN (in the row sum, or in the values' columns)
+    redo = ~(big_sum <= _RESCALE_UP_TO[o_t.dtype]) | ~np.isfinite(o_t[big]).all(axis=1)
+    shift = np.floor(np.log2(big_sum, out=np.zeros_like(big_sum), where=~redo))  # (r,) e_i
+    if redo.any():
+        rows = big[redo]
+        s = q_t[r0 + rows] @ k_t.T  # (r', b): these rows of the tile again, c q . k - m
         masks, head, i, j0, j1 = tile_at
-        for n, r in enumerate(redo.tolist()):
-            keep, bias = masks.tile(head, i + r, i + r + 1, j0, j1)
-            if bias is not None:
-                s[n] += bias[0] * LOG2E
-                hidden[n] = bias[0] == -np.inf
-            if keep is not None:
-                hidden[n] = ~keep[0]
-        np.copyto(s, -np.inf, where=hidden)
+        keep, bias = masks.tile(head, i, i + len(o_t), j0, j1)  # the tile's, then its rows
+        hidden = None if keep is None else ~keep[rows]
+        if bias is not None:
+            s += bias[rows] * LOG2E
+            hidden = bias[rows] == -np.inf
+        if hidden is not None:
+            np.copyto(s, -np.inf, where=hidden)
         d = _row_max(s)  # finite; or inf or NaN from the inputs, and the row stays so
         s -= d[:, None]
         _exp2_(s, hidden, floor)
+        o_t[rows] = s @ v_t  # relative to the new shift: not rescaled below
         shift[redo] = d
-    factor = np.exp2(-shift)[:, None]  # (n, 1) 2^-e_i: exact, 1 for the rows that stay
-    o_t *= factor
-    if redo.size:
-        o_t[redo] = s @ v_t  # already relative to the new shift
-    acc[r0 : r0 + len(o_t)] *= factor
-    m_t = m[r0 : r0 + len(o_t)]
-    m_t += shift
-    q_t[r0 : r0 + len(o_t), E] = -np.where(m_t == -np.inf, 0.0, m_t)
+    factor = np.exp2(-shift)[:, None]  # (r, 1) 2^-e_i: exact
+    o_t[big[~redo]] *= factor[~redo]
+    acc[r0 + big] *= factor
+    m[r0 + big] += shift
+    q_t[r0 + big, E] = -m[r0 + big]
 
 
 # --- the backward pass -----------------------------------------------------------------------
