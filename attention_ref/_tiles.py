@@ -23,9 +23,14 @@ about to compute:
   `[j0, L)`, which halves the work of the tiles on the diagonal.
 
 The backward pass asks the same object (with `j0:j1` the block's whole key range), so a
-mask written once is applied identically forward and backward. `_ArrayMask` (a bool or
-float `attn_mask`) and `_CausalMask` (`is_causal`, and a bottom-right offset) are the two
-built in; a `mask_mod` evaluated on the tile's index arrays is a third of a few lines.
+mask written once is applied identically forward and backward. Its optional attributes
+`bias_min`, `bias_max` and `bias_may_hide` tell the engine what to expect of the biases (the
+defaults assume nothing, which costs a clamp and a search for $-\infty$ per tile). A
+score function that is not a bias (a soft-cap, $c \tanh(s / c)$) has no hook yet: it needs
+the scores in natural units in `forward_head` and its derivative in `backward_head`.
+`_ArrayMask` (a bool or float `attn_mask`) and `_CausalMask` (`is_causal`, and a
+bottom-right offset) are the two built in; a `mask_mod` evaluated on the tile's index
+arrays is a third of a few lines.
 
 **The shift, safe for every input.** The softmax is unchanged by a shift $m_i$ of row $i$;
 in base 2 ($p_{ij} = 2^{c\,q_i \cdot k_j - m_i}$, $c = \text{scale} \cdot \log_2 e$, since
@@ -40,15 +45,16 @@ per row, not per tile), so that tile's largest term is $2^0 = 1$ and $\ell_i \ge
 then on. Later tiles are not searched: a score above the shift shows in the tile's row sum,
 which the $[V, 1]$ column gives for free. A row whose tile sum exceeds $2^{\text{TAU}}$
 moves its shift up by $\lfloor \log_2 \text{sum} \rfloor$ and rescales what it has summed
-by that power of two (exact in floating point; `TAU = 32`, so no term exceeds $2^{32}$
-times the number of keys, far from overflow for values below $2^{70}$); a row whose tile sum passed
-`_RESCALE_UP_TO` ($2^{120}$ in float32: a score about 120 doublings above its shift),
-overflowed or is NaN has that tile computed again, for that row only, shifted by its true
-maximum. NaN and inf in the inputs reach the output that way, as the formula gives, and
-without a RuntimeWarning (the engine runs under `np.errstate`). Nothing falls back
-wholesale. Measured at $L = S = 2048$, 8 heads, float32: with standard-normal queries and
-keys no row moves its shift; at 3 times that, 1 534 of the 131 072 (row, tile) pairs
-rescale; at 10 times, 22 417 rescale and 2 076 are computed again.
+by that power of two (exact in floating point; `TAU = 32`, so the sums carried from tile
+to tile stay below $2^{32}$ times the number of tiles, far from overflow for values below
+$2^{70}$); a row whose tile sum passed `_RESCALE_UP_TO` ($2^{120}$ in float32: a score
+about 120 doublings above its shift), overflowed or is NaN has that tile computed again,
+for that row only, shifted by its true maximum. NaN and inf in the inputs reach the
+output that way, as the formula gives, and without a RuntimeWarning (the engine runs under
+`np.errstate`). Nothing falls back wholesale. Measured at $L = S = 2048$, 8 heads,
+float32, tiles of 2048 by 256: with standard-normal queries and keys no row moves its
+shift; at 3 times that, 6 of the 131 072 (row, tile) pairs move; at 10 times, 17 699 move
+and 2 635 are computed again.
 
 **No subnormals.** Below the shift, a term $2^x$ with $x < -126$ (float32; $-1022$ in
 float64) is subnormal, and x86 arithmetic on subnormals is slow: measured on this machine
