@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import operator
 from dataclasses import dataclass
+from typing import SupportsIndex, cast
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -150,7 +151,7 @@ def check_scale(scale: object) -> float | None:
 def check_size(n: object, name: str) -> int:
     """A non-negative integer size (a Python int or NumPy integer)."""
     try:
-        value = operator.index(n)  # rejects floats and bools-as-floats; accepts np.int64
+        value = operator.index(cast(SupportsIndex, n))  # rejects floats; accepts np.int64
     except TypeError:
         raise TypeError(f"{name} must be an integer, got {n!r}") from None
     if isinstance(n, (bool, np.bool_)):

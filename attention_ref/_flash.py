@@ -228,7 +228,7 @@ def flash_attention(
     `scaled_dot_product_attention` and `sdpa_backward`) tiles queries as well as keys, stores
     the state under the papers' names (`m`, `l`, `acc`) and makes a few choices for speed:
     scores in base 2 (`exp2`), the shift $-m_i$ folded into the matrix product, lazy
-    rescaling (the shift moves only when a block's sum of terms exceeds $2^{16}$, which the
+    rescaling (the shift moves only when a block's sum of terms exceeds $2^{32}$, which the
     product with $[V, 1]$ shows without searching the block for its maximum), and exponents
     clamped at $2^{-120}$ below the shift so that no term is subnormal. None of these change
     the result beyond float rounding, at any input scale. `online_softmax_attention` in the

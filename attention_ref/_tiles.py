@@ -23,9 +23,14 @@ about to compute:
   `[j0, L)`, which halves the work of the tiles on the diagonal.
 
 The backward pass asks the same object (with `j0:j1` the block's whole key range), so a
-mask written once is applied identically forward and backward. `_ArrayMask` (a bool or
-float `attn_mask`) and `_CausalMask` (`is_causal`, and a bottom-right offset) are the two
-built in; a `mask_mod` evaluated on the tile's index arrays is a third of a few lines.
+mask written once is applied identically forward and backward. Its optional attributes
+`bias_min`, `bias_max` and `bias_may_hide` tell the engine what to expect of the biases (the
+defaults assume nothing, which costs a clamp and a search for $-\infty$ per tile). A
+score function that is not a bias (a soft-cap, $c \tanh(s / c)$) has no hook yet: it needs
+the scores in natural units in `forward_head` and its derivative in `backward_head`.
+`_ArrayMask` (a bool or float `attn_mask`) and `_CausalMask` (`is_causal`, and a
+bottom-right offset) are the two built in; a `mask_mod` evaluated on the tile's index
+arrays is a third of a few lines.
 
 **The shift, safe for every input.** The softmax is unchanged by a shift $m_i$ of row $i$;
 in base 2 ($p_{ij} = 2^{c\,q_i \cdot k_j - m_i}$, $c = \text{scale} \cdot \log_2 e$, since
@@ -40,15 +45,16 @@ per row, not per tile), so that tile's largest term is $2^0 = 1$ and $\ell_i \ge
 then on. Later tiles are not searched: a score above the shift shows in the tile's row sum,
 which the $[V, 1]$ column gives for free. A row whose tile sum exceeds $2^{\text{TAU}}$
 moves its shift up by $\lfloor \log_2 \text{sum} \rfloor$ and rescales what it has summed
-by that power of two (exact in floating point; `TAU = 16`, so no term exceeds $2^{16}$
-times the number of keys, far from overflow); a row whose tile sum passed
-`_RESCALE_UP_TO` ($2^{96}$ in float32: a score more than ~90 doublings above its shift),
-overflowed or is NaN has that tile computed again, for that row only, shifted by its true
-maximum. NaN and inf in the inputs reach the output that way, as the formula gives, and
-without a RuntimeWarning (the engine runs under `np.errstate`). Nothing falls back
-wholesale. Measured at $L = S = 2048$, 8 heads, float32: with standard-normal queries and
-keys no row moves its shift; at 3 times that, 1 534 of the 131 072 (row, tile) pairs
-rescale; at 10 times, 22 417 rescale and 2 076 are computed again.
+by that power of two (exact in floating point; `TAU = 32`, so the sums carried from tile
+to tile stay below $2^{32}$ times the number of tiles, far from overflow for values below
+$2^{70}$); a row whose tile sum passed `_RESCALE_UP_TO` ($2^{120}$ in float32: a score
+about 120 doublings above its shift), overflowed or is NaN has that tile computed again,
+for that row only, shifted by its true maximum. NaN and inf in the inputs reach the
+output that way, as the formula gives, and without a RuntimeWarning (the engine runs under
+`np.errstate`). Nothing falls back wholesale. Measured at $L = S = 2048$, 8 heads,
+float32, tiles of 2048 by 256: with standard-normal queries and keys no row moves its
+shift; at 3 times that, 6 of the 131 072 (row, tile) pairs move; at 10 times, 17 699 move
+and 2 635 are computed again.
 
 **No subnormals.** Below the shift, a term $2^x$ with $x < -126$ (float32; $-1022$ in
 float64) is subnormal, and x86 arithmetic on subnormals is slow: measured on this machine
@@ -97,16 +103,21 @@ LOG2E = 1.0 / math.log(2.0)
 
 #: A row moves its shift (and rescales its sums) when a tile's sum of terms exceeds
 #: $2^{\text{TAU}}$: a score at least `TAU - log2(block_k)` doublings above the shift.
-TAU = 16.0
+TAU = 32.0
 
 #: The lowest exponent given to `exp2`, per compute dtype: $2^{-120}$ and $2^{-1000}$ are
 #: normal numbers (the smallest are $2^{-126}$ and $2^{-1022}$), and `exp2` is fast on them.
 _EXP2_FLOOR = {np.dtype(np.float32): -64.0, np.dtype(np.float64): -200.0}
 
-#: Above this tile sum (or at inf or NaN) a row of the tile is computed again rather than
-#: rescaled: $2^{96}$ leaves float32 room for values up to $2^{32}$ before $p\,v$ can
-#: overflow ($2^{128}$), and $2^{960}$ float64 room for values up to $2^{64}$.
-_RESCALE_UP_TO = {np.dtype(np.float32): 2.0**96, np.dtype(np.float64): 2.0**960}
+#: The highest exponent given to `exp2` in the forward pass: `exp2` is as slow on overflow
+#: as on subnormals, and scores hidden by a mask may be far above the shift. A visible score
+#: clamped here gives a tile sum of at least $2^{124}$ (float32), past `_RESCALE_UP_TO`, so
+#: its row is computed again exactly.
+_EXP2_CEIL = {np.dtype(np.float32): 124.0, np.dtype(np.float64): 1020.0}
+
+#: Above this tile sum, or with inf or NaN in the row of `p [V, 1]` (an overflow of
+#: $\sum_j p_{ij} v_j$), a row of the tile is computed again rather than rescaled.
+_RESCALE_UP_TO = {np.dtype(np.float32): 2.0**120, np.dtype(np.float64): 2.0**1016}
 
 Head = tuple[int, ...]
 
@@ -116,6 +127,14 @@ class TileMasks:
 
     The base class masks nothing. `L` and `S` are the query and key lengths.
     """
+
+    #: What the engine may assume of the biases `tile` returns: all finite ones lie in
+    #: `[bias_min, bias_max]` (so that, with the scores' own bounds, a clamp can be skipped),
+    #: and none is -inf unless `bias_may_hide` (else each tile is searched for -inf). The
+    #: defaults assume nothing; a subclass that knows better says so.
+    bias_min: float = -math.inf
+    bias_max: float = math.inf
+    bias_may_hide: bool = True
 
     def __init__(self, L: int, S: int) -> None:
         self.L, self.S = L, S
@@ -164,6 +183,11 @@ class _ArrayMask(TileMasks):
         super().__init__(*scores_shape[-2:])
         self.mask = np.broadcast_to(mask, scores_shape)  # a read-only view
         self.is_bool = mask.dtype == np.bool_
+        if not self.is_bool:  # one look at the whole mask, once per call, instead of per tile
+            self.bias_may_hide = bool(np.any(mask == -np.inf))
+            finite = np.isfinite(mask)
+            self.bias_min = float(np.min(mask, initial=np.inf, where=finite))
+            self.bias_max = float(np.max(mask, initial=-np.inf, where=finite))
 
     def tile(
         self, head: Head, i0: int, i1: int, j0: int, j1: int
@@ -193,19 +217,23 @@ def _apply_tile_mask(
     hidden_buf: np.ndarray,
     *,
     transpose: bool = False,
+    may_hide: bool = True,
 ) -> np.ndarray | None:
     """Add a tile's bias to the scores `s` (base 2, in place); return its hidden entries.
 
     `keep` and `bias` are `(n, b)`; `s` is `(n, b)`, or `(b, n)` with `transpose=True` (the
     backward pass's keys-by-queries layout). Returns a bool array of the entries whose term
-    must be 0 (`~keep`, or a bias of $-\\infty$), or None when there are none. `scratch` and
-    `hidden_buf` are flat buffers of at least `s.size` elements.
+    must be 0 (`~keep`, or a bias of $-\\infty$, looked for only if `may_hide`), or None
+    when there are none. `scratch` and `hidden_buf` are flat buffers of at least `s.size`
+    elements.
     """
     hidden_out = hidden_buf[: s.size].reshape(s.shape)
     if bias is not None:
         b2 = scratch[: s.size].reshape(s.shape)
         np.multiply(bias.T if transpose else bias, LOG2E, out=b2, dtype=s.dtype)
         s += b2
+        if not may_hide:  # the caller knows that no bias is -inf
+            return None
         hidden = np.equal(b2, -np.inf, out=hidden_out)
         return hidden if hidden.any() else None
     if keep is not None:
@@ -213,10 +241,16 @@ def _apply_tile_mask(
     return None
 
 
-def _exp2_(s: np.ndarray, hidden: np.ndarray | None, floor: float | None) -> None:
-    """`s = 2**max(s, floor)` in place, with the hidden entries 0 (floor None: no clamp)."""
-    if floor is not None:
+def _exp2_(
+    s: np.ndarray, hidden: np.ndarray | None, floor: float | None, ceil: float | None = None
+) -> None:
+    """`s = 2**clip(s, floor, ceil)` in place, with the hidden entries 0 (None: no bound)."""
+    if floor is not None and ceil is not None:
+        np.clip(s, floor, ceil, out=s)
+    elif floor is not None:
         np.maximum(s, floor, out=s)
+    elif ceil is not None:
+        np.minimum(s, ceil, out=s)
     np.exp2(s, out=s)
     if hidden is not None:
         np.copyto(s, 0.0, where=hidden)
@@ -258,7 +292,7 @@ def forward_head(
     if L == 0:
         return
     c = dt.type(scale * LOG2E)  # scores in base-2 units
-    floor = _EXP2_FLOOR[dt]
+    floor, ceil = _EXP2_FLOOR[dt], _EXP2_CEIL[dt]
     Bq, Bk = max(1, min(L, block_q)), max(1, min(S, block_k))
     k1 = np.ones((Bk, E + 1), dtype=dt)  # (Bk, E + 1): a tile of [K, 1]
     v1 = np.ones((Bk, Ev + 1), dtype=dt)  # (Bk, Ev + 1): a tile of [V, 1]
@@ -297,7 +331,9 @@ def forward_head(
             v_t[:, :Ev] = v[j0:j1]
             s = tile[: nr * b].reshape(nr, b)  # s[i, j]: query i0 + r0 + i, key j0 + j
             np.matmul(q_t[r0:r1], k_t.T, out=s)  # c q_i . k_j - m_i
-            hidden = _apply_tile_mask(s, keep, bias, scratch, hidden_buf)
+            hidden = _apply_tile_mask(
+                s, keep, bias, scratch, hidden_buf, may_hide=masks.bias_may_hide
+            )
             m_t = m[r0:r1]  # a view: updates reach m
             unseen = None
             if fresh:
@@ -313,10 +349,21 @@ def forward_head(
                     m_t[unseen] = -np.inf
                     fresh -= int(np.count_nonzero(new)) - unseen.size
                     q_t[r0:r1, E] = -np.where(m_t == -np.inf, 0.0, m_t)
+            # Bounds on the tile's scores (Cauchy-Schwarz): clamp only where they may pass the
+            # floor (slow exp2 and subnormal terms) or the ceiling (slow exp2 of an overflow;
+            # a visible score that reaches it shows as a row sum past _RESCALE_UP_TO, and its
+            # row is computed again; a hidden one is zeroed anyway).
             k_max = np.sqrt(np.max(np.einsum("se,se->s", k_t[:, :E], k_t[:, :E])))  # max |k_j|
-            low = -q_norm[r0:r1] * k_max - np.where(m_t == -np.inf, 0.0, m_t)
-            clamp = bias is not None or not bool(np.all(low >= floor))
-            _exp2_(s, hidden, floor if clamp else None)
+            reach = q_norm[r0:r1] * k_max  # (nr,) |c q_i| max_j |k_j| >= |c q_i . k_j|
+            shift = np.where(m_t == -np.inf, 0.0, m_t)
+            low, high = -reach - shift, reach - shift
+            if bias is not None:  # a bias moves the scores by bias_min .. bias_max; its -inf
+                # entries are clamped too (exp2(-inf) is slow), then zeroed as hidden
+                low += -np.inf if masks.bias_may_hide else min(0.0, masks.bias_min * LOG2E)
+                high += max(0.0, masks.bias_max * LOG2E)
+            floor_t = None if bool(np.all(low >= floor)) else floor
+            ceil_t = None if bool(np.all(high <= ceil)) else ceil
+            _exp2_(s, hidden, floor_t, ceil_t)
             if unseen is not None and unseen.size:
                 s[unseen] = 0.0  # rows with every key of the tile hidden: no term
             o_t = o[:nr]
@@ -356,34 +403,32 @@ def _move_shift(
     """
     E, Ev = q_t.shape[1] - 1, v_t.shape[1] - 1
     row_sum = o_t[:, Ev]  # (n,) this tile's l_i
-    finite = row_sum <= _RESCALE_UP_TO[o_t.dtype]  # (n,) no overflow, no NaN in the row
-    grow = finite & (row_sum > 2.0**TAU)
-    shift = np.floor(np.log2(row_sum, out=np.zeros_like(row_sum), where=grow))  # (n,) e_i
-    redo = np.flatnonzero(~finite)
-    if redo.size:
-        s = q_t[r0 + redo] @ k_t.T  # (r, b): these rows of the tile again, c q . k - m
-        hidden = np.zeros(s.shape, dtype=bool)
+    big = np.flatnonzero(~(row_sum <= 2.0**TAU))  # (r,) the tile's rows that move: few
+    big_sum = row_sum[big]
+    # (r,) overflow, a score at the ceiling, or NaN (in the row sum, or in the values' columns)
+    redo = ~(big_sum <= _RESCALE_UP_TO[o_t.dtype]) | ~np.isfinite(o_t[big]).all(axis=1)
+    shift = np.floor(np.log2(big_sum, out=np.zeros_like(big_sum), where=~redo))  # (r,) e_i
+    if redo.any():
+        rows = big[redo]
+        s = q_t[r0 + rows] @ k_t.T  # (r', b): these rows of the tile again, c q . k - m
         masks, head, i, j0, j1 = tile_at
-        for n, r in enumerate(redo.tolist()):
-            keep, bias = masks.tile(head, i + r, i + r + 1, j0, j1)
-            if bias is not None:
-                s[n] += bias[0] * LOG2E
-                hidden[n] = bias[0] == -np.inf
-            if keep is not None:
-                hidden[n] = ~keep[0]
-        np.copyto(s, -np.inf, where=hidden)
+        keep, bias = masks.tile(head, i, i + len(o_t), j0, j1)  # the tile's, then its rows
+        hidden = None if keep is None else ~keep[rows]
+        if bias is not None:
+            s += bias[rows] * LOG2E
+            hidden = bias[rows] == -np.inf
+        if hidden is not None:
+            np.copyto(s, -np.inf, where=hidden)
         d = _row_max(s)  # finite; or inf or NaN from the inputs, and the row stays so
         s -= d[:, None]
         _exp2_(s, hidden, floor)
+        o_t[rows] = s @ v_t  # relative to the new shift: not rescaled below
         shift[redo] = d
-    factor = np.exp2(-shift)[:, None]  # (n, 1) 2^-e_i: exact, 1 for the rows that stay
-    o_t *= factor
-    if redo.size:
-        o_t[redo] = s @ v_t  # already relative to the new shift
-    acc[r0 : r0 + len(o_t)] *= factor
-    m_t = m[r0 : r0 + len(o_t)]
-    m_t += shift
-    q_t[r0 : r0 + len(o_t), E] = -np.where(m_t == -np.inf, 0.0, m_t)
+    factor = np.exp2(-shift)[:, None]  # (r, 1) 2^-e_i: exact
+    o_t[big[~redo]] *= factor[~redo]
+    acc[r0 + big] *= factor
+    m[r0 + big] += shift
+    q_t[r0 + big, E] = -m[r0 + big]
 
 
 # --- the backward pass -----------------------------------------------------------------------
@@ -440,7 +485,9 @@ def backward_head(
         p = buf_p[: b * n].reshape(b, n)
         np.multiply(q[i0:i1], c, out=q_blk[:n])
         np.matmul(k[j0:j1], q_blk[:n].T, out=p)  # p[j, i] = c k_j . q_i
-        hidden = _apply_tile_mask(p, keep, bias, buf_dp, hidden_buf, transpose=True)
+        hidden = _apply_tile_mask(
+            p, keep, bias, buf_dp, hidden_buf, transpose=True, may_hide=masks.bias_may_hide
+        )
         if hidden is not None:
             np.copyto(p, -np.inf, where=hidden)
         m = np.max(p, axis=0)  # (n,) each row's true maximum

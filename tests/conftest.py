@@ -10,8 +10,11 @@ module globals, so a test that passes on the plain path and fails on a tiled one
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import zlib
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,6 +23,35 @@ from attention_ref._backward import _backward
 from attention_ref._checks import prepare
 from attention_ref._flash import _flash
 from attention_ref._sdpa import _sdpa
+
+# --- the site tests, and the library tests without them ---------------------------------------
+
+#: Tests that build or drive the documentation site, or need its stack (mkdocs, matplotlib,
+#: the site package): marked `site` (and tests/browser also `browser`). The library tests run
+#: without them: `pytest -m "not site"`, or with `pip install -e '.[test-lib]'` alone, where
+#: the docs stack is absent and these files are not collected.
+SITE_TESTS = ("test_site.py", "test_publish.py", "test_training.py", "browser")
+_DOCS_STACK = ("mkdocs", "material", "markdown_exec", "matplotlib", "yaml")
+HERE = Path(__file__).parent
+
+docs_stack_missing = [m for m in _DOCS_STACK if importlib.util.find_spec(m) is None]
+# Without the docs stack the site tests cannot even be imported: leave them out, and say so
+# in the header. Under CI (CI=true) they are collected anyway, so a missing stack fails.
+collect_ignore = list(SITE_TESTS) if docs_stack_missing and not os.environ.get("CI") else []
+
+
+def pytest_report_header(config):
+    if collect_ignore:
+        missing = ", ".join(docs_stack_missing)
+        return f"site tests not collected: the docs stack is not installed ({missing})"
+    return None
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        path = Path(item.path)
+        if path.is_relative_to(HERE) and path.relative_to(HERE).parts[0] in SITE_TESTS:
+            item.add_marker(pytest.mark.site)
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ from oracle import ATOL_F64, RTOL_F64
 from oracle import sdpa as sdpa_oracle
 
 import attention_ref._flash as flash_module
-from attention_ref import flash_attention, padding_mask, scaled_dot_product_attention
+from attention_ref import flash_attention, padding_mask, scaled_dot_product_attention, sdpa_backward
 from attention_ref._checks import prepare
 from attention_ref._flash import online_softmax_attention
 
@@ -459,3 +459,18 @@ def test_inputs_not_mutated_and_read_only_accepted(rng):
     flash_attention(q, k, v, is_causal=True, block_size=3)
     for after, before in zip(arrays, copies, strict=True):
         np.testing.assert_array_equal(after, before)
+
+
+def test_inf_in_a_key_gives_no_warning(rng):
+    # Issue 20: one inf in a key printed about 30 RuntimeWarnings ("invalid value encountered
+    # in subtract" and the like). The result (NaN where the formula gives NaN) is documented,
+    # so no warning reaches the user; the suite turns any warning into an error.
+    q, k, v = _qkv(rng, 40, 300, lead=(2, 2))
+    k[0, 1, 7, 2] = np.inf
+    out, lse = flash_attention(q, k, v, block_size=7, return_lse=True)
+    assert np.isnan(out[0, 1]).any()
+    assert np.isfinite(lse[1]).all()
+    assert np.isfinite(out[1]).all()
+    grads = sdpa_backward(np.ones_like(out), q, k, v)
+    assert np.isnan(grads[1][0, 1]).any()
+    assert np.isnan(scaled_dot_product_attention(q, k, v)[0, 1]).any()

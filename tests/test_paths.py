@@ -79,7 +79,7 @@ def test_gqa_and_scale_match_loop_oracle(rng, impl, causal):
 
 
 @pytest.mark.parametrize("factor", [3.0, 10.0])
-@pytest.mark.parametrize("kind", [*KINDS, "gqa", "large-float-mask"])
+@pytest.mark.parametrize("kind", [*KINDS, "gqa", "large-float-mask", "finite-float-mask"])
 def test_large_norm_inputs_match_loop_oracle(rng, impl, factor, kind):
     L, S, E = 19, 29, 16
     lead, lead_kv = (2, 4), ((2, 2) if kind == "gqa" else (2, 4))
@@ -89,6 +89,8 @@ def test_large_norm_inputs_match_loop_oracle(rng, impl, factor, kind):
     if kind == "large-float-mask":  # entries of +-100 and -inf: the shift must follow them
         mask, causal = rng.normal(scale=100.0, size=(L, S)), False
         mask[rng.random((L, S)) < 0.2] = -np.inf
+    elif kind == "finite-float-mask":  # no -inf, but entries down to -1000: still clamped
+        mask, causal = rng.uniform(-1000.0, 10.0, size=(L, S)), False
     else:
         mask, causal = mask_of_kind(rng, "none" if kind == "gqa" else kind, L, S)
     kwargs = {"attn_mask": mask, "is_causal": causal, "enable_gqa": kind == "gqa"}
