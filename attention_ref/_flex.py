@@ -510,7 +510,7 @@ def tiled_forward(
     bq, bk, hc = tile_sizes(call, block_q, block_k)
     out = np.empty((B, H, L, call.v.shape[-1]), dtype=dt)
     lse = np.empty((B, H, L), dtype=dt)
-    tasks = [
+    tasks: list[Callable[[], None]] = [
         partial(_forward_row, call, b, hs, i0, i1, bq, bk, out, lse)
         for b, hs, i0, i1 in row_specs(call, bq, hc)
     ]

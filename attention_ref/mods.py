@@ -269,7 +269,8 @@ def and_masks(*mask_mods: MaskMod) -> MaskMod:
             result = result & np.asarray(mod(b, h, q_idx, kv_idx))
         return np.asarray(result)
 
-    ranged = [m.key_range for m in mask_mods if callable(getattr(m, "key_range", None))]
+    hints = (getattr(m, "key_range", None) for m in mask_mods)
+    ranged = [r for r in hints if callable(r)]
     if ranged:  # the keys every one keeps lie in the intersection of the ranges
 
         def key_range(i0: int, i1: int, S: int) -> tuple[int, int]:
