@@ -46,11 +46,14 @@ from ._flash import TILE_SCORES as FLASH_TILE_SCORES
 #: Scores per tile on the tiled path (summed over the heads of the tile): $2^{18}$, 1 MiB in
 #: float32. Tiles are `Bq` queries by `Bk` keys by as many heads as fit.
 TILE_SCORES = 2**18
-#: Keys per tile on the tiled path; with `TILE_SCORES` this gives tiles of 256 x 128 for 8
-#: heads. Small enough that a sliding window of 512 keys wastes little on its partly masked
-#: tiles, large enough that the matrix products run near BLAS's speed.
+#: Keys and queries per tile on the tiled path: 256 queries by 128 keys by 8 heads without a
+#: mask_mod, large enough that the matrix products run near BLAS's speed; with one,
+#: `BLOCK_Q_MASKED` = 128 queries, so that a band (a sliding window of 512 keys) wastes
+#: little on its partly masked tiles: measured at $L = S = 8192$, 8 heads, float32, 10 to
+#: 20% faster than 256.
 BLOCK_K = 128
 BLOCK_Q = 256
+BLOCK_Q_MASKED = 128
 
 
 @dataclass(frozen=True)
@@ -338,7 +341,9 @@ def tile_sizes(call: FlexCall, block_q: int | None, block_k: int | None) -> tupl
     """Queries, keys and heads per tile: `(Bq, Bk, Hc)` with `Hc * Bq * Bk <= TILE_SCORES`."""
     _, H, L, S = call.scores_shape
     bk = max(1, min(S, BLOCK_K if block_k is None else block_k))
-    bq = max(1, min(L, BLOCK_Q if block_q is None else block_q))
+    if block_q is None:
+        block_q = BLOCK_Q if call.mask_mod is None else BLOCK_Q_MASKED
+    bq = max(1, min(L, block_q))
     hc = max(1, min(H, TILE_SCORES // (bq * bk)))
     return bq, bk, hc
 
