@@ -57,10 +57,12 @@ the article *Understanding Attention Mechanisms in Transformers* (Jimmy Ding, 20
 text), both generated from the project's `CITATION.cff`.
 """
 
+from . import mods
 from ._additive import additive_attention
 from ._backward import sdpa_backward
 from ._citation import CITATION as __citation__
 from ._flash import flash_attention
+from ._flex import flex_attention, flex_backward
 from ._masks import causal_mask, padding_mask
 from ._multihead import MultiHeadAttention
 from ._positions import alibi_slopes, rotary_embedding, sinusoidal_positions
@@ -77,6 +79,9 @@ __all__ = [
     "alibi_slopes",
     "causal_mask",
     "flash_attention",
+    "flex_attention",
+    "flex_backward",
+    "mods",
     "padding_mask",
     "rotary_embedding",
     "scaled_dot_product_attention",

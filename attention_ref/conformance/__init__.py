@@ -73,6 +73,7 @@ from ._check import check, known_conventions
 from ._cli import main
 from ._report import SCHEMA_VERSION, CaseResult, Report
 from ._rope import ROPE_CONVENTIONS, rope_check
+from ._variants import check_variant
 
 #: Every key a report can name (`report.matches`, the JSON's `matches`), with its meaning.
 CONVENTIONS = {key: meaning for key, (_, meaning) in known_conventions().items()}
@@ -84,6 +85,7 @@ __all__ = [
     "CaseResult",
     "Report",
     "check",
+    "check_variant",
     "main",
     "rope_check",
 ]
