@@ -46,25 +46,33 @@ Papers implemented:
 - Dao (2023), *FlashAttention-2: Faster Attention with Better Parallelism and Work
   Partitioning*: the forward pass of `flash_attention`, and the backward pass's
   $D_i = \operatorname{rowsum}(dO_i \circ O_i)$. <https://arxiv.org/abs/2307.08691>
+- Kwon et al. (2023), *Efficient Memory Management for Large Language Model Serving with
+  PagedAttention*: `paged_attention`. <https://arxiv.org/abs/2309.06180>
+- Xiao, Tian, Chen, Han and Lewis (2024), *Efficient Streaming Language Models with Attention
+  Sinks*: `KVCache`'s window and sink tokens. <https://arxiv.org/abs/2309.17453>
 """
 
 from ._additive import additive_attention
 from ._backward import sdpa_backward
 from ._flash import flash_attention
+from ._kvcache import KVCache
 from ._masks import causal_mask, padding_mask
 from ._multihead import MultiHeadAttention
+from ._paged import paged_attention
 from ._sdpa import scaled_dot_product_attention
 from ._softmax import softmax
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "KVCache",
     "MultiHeadAttention",
     "__version__",
     "additive_attention",
     "causal_mask",
     "flash_attention",
     "padding_mask",
+    "paged_attention",
     "scaled_dot_product_attention",
     "sdpa_backward",
     "softmax",

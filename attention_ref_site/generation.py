@@ -1,0 +1,173 @@
+r"""A tiny decoder-only transformer, for the Generation pages and their tests.
+
+Random weights (no training): what matters here is that the same model runs two ways and
+gives the same tokens: recomputing every position at every step, and decoding one position at
+a time against a `attention_ref.KVCache` per layer. Each block is pre-norm attention with
+RoPE and grouped-query heads, then a two-layer MLP:
+
+$$x \leftarrow x + \operatorname{Attn}(\operatorname{rms}(x)), \qquad
+x \leftarrow x + W_2 \operatorname{relu}(W_1 \operatorname{rms}(x))$$
+
+and the logits are $\operatorname{rms}(x) W_{emb}^\top / \sqrt{D}$ (tied embeddings).
+
+Shapes use the package legend: `B` batch, `T` new positions, `S` key positions, `D` model
+width, `H` query heads, `Hkv` key/value heads, `E` head width, `V` vocabulary.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+import attention_ref as ar
+
+
+def rope(x: np.ndarray, positions: np.ndarray, base: float = 10000.0) -> np.ndarray:
+    r"""Rotate `x` (..., T, E) by its absolute `positions` (T,): GPT-NeoX's half-split pairs.
+
+    Written here, not imported, so the tests of the cache do not depend on another module:
+    pair $(i, i + E/2)$ of row $t$ turns by the angle $p_t\, \text{base}^{-2i/E}$.
+    """
+    E = x.shape[-1]
+    theta = base ** (-np.arange(0, E, 2, dtype=np.float64) / E)  # (E/2,)
+    angle = np.asarray(positions, dtype=np.float64)[:, None] * theta  # (T, E/2)
+    cos, sin = np.cos(angle).astype(x.dtype), np.sin(angle).astype(x.dtype)
+    x1, x2 = x[..., : E // 2], x[..., E // 2 :]
+    return np.concatenate([x1 * cos - x2 * sin, x1 * sin + x2 * cos], axis=-1)
+
+
+def visible(
+    q_pos: np.ndarray, k_pos: np.ndarray, window: int | None = None, sink_tokens: int = 0
+) -> np.ndarray:
+    """The mask (T, S), True = may attend: causal, and with a window the last `window`
+    positions (the query's own included) plus the first `sink_tokens`."""
+    q, k = q_pos[:, None], k_pos[None, :]
+    mask = k <= q
+    if window is not None:
+        mask &= (q - k < window) | (k < sink_tokens)
+    return mask
+
+
+def _rms(x: np.ndarray) -> np.ndarray:
+    return x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + 1e-6)
+
+
+@dataclass
+class ToyDecoder:
+    """A decoder with random weights, seeded: `ToyDecoder(seed=0)` is always the same model."""
+
+    vocab: int = 16
+    width: int = 32
+    layers: int = 3
+    heads: int = 4
+    kv_heads: int = 2
+    use_rope: bool = True
+    seed: int = 0
+    params: list[dict[str, np.ndarray]] = field(init=False, repr=False)
+    embed: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        rng = np.random.default_rng(self.seed)
+        D, H, Hkv = self.width, self.heads, self.kv_heads
+        E = D // H
+        self.embed = rng.standard_normal((self.vocab, D))  # (V, D)
+        self.params = [
+            {
+                "w_q": rng.standard_normal((D, H * E)) * D**-0.5,
+                "w_k": rng.standard_normal((D, Hkv * E)) * D**-0.5,
+                "w_v": rng.standard_normal((D, Hkv * E)) * D**-0.5,
+                "w_o": rng.standard_normal((H * E, D)) * (H * E) ** -0.5,
+                "w_1": rng.standard_normal((D, 4 * D)) * D**-0.5,
+                "w_2": rng.standard_normal((4 * D, D)) * (4 * D) ** -0.5,
+            }
+            for _ in range(self.layers)
+        ]
+
+    def new_caches(self, window: int | None = None, sink_tokens: int = 0) -> list[ar.KVCache]:
+        """One empty cache per layer."""
+        return [ar.KVCache(window=window, sink_tokens=sink_tokens) for _ in range(self.layers)]
+
+    def forward(
+        self,
+        tokens: np.ndarray,
+        caches: list[ar.KVCache] | None = None,
+        *,
+        window: int | None = None,
+        sink_tokens: int = 0,
+    ) -> np.ndarray:
+        """Logits (B, T, V) for `tokens` (B, T).
+
+        Without `caches`: the whole sequence at once, causal (with `window`/`sink_tokens`:
+        the sliding-window mask with sinks). With `caches`: `tokens` are the next positions;
+        each layer appends its keys and values to its cache and attends to what it returns.
+        """
+        B, T = tokens.shape
+        H, Hkv = self.heads, self.kv_heads
+        E = self.width // H
+        start = 0 if caches is None else caches[0].length
+        q_pos = np.arange(start, start + T)  # absolute positions of the new tokens
+        x = self.embed[tokens]  # (B, T, D)
+        for layer, p in enumerate(self.params):
+            h = _rms(x)
+            q = (h @ p["w_q"]).reshape(B, T, H, E).transpose(0, 2, 1, 3)  # (B, H, T, E)
+            k = (h @ p["w_k"]).reshape(B, T, Hkv, E).transpose(0, 2, 1, 3)  # (B, Hkv, T, E)
+            v = (h @ p["w_v"]).reshape(B, T, Hkv, E).transpose(0, 2, 1, 3)  # (B, Hkv, T, E)
+            if self.use_rope:
+                q, k = rope(q, q_pos), rope(k, q_pos)
+            if caches is None:
+                keys, values, k_pos = k, v, q_pos
+            else:
+                keys, values = caches[layer].update(k, v)  # (B, Hkv, S, E)
+                k_pos = caches[layer].positions
+            if caches is None and window is None:
+                out = ar.scaled_dot_product_attention(
+                    q, keys, values, is_causal=True, enable_gqa=True
+                )
+            else:
+                mask = visible(q_pos, k_pos, window, sink_tokens)  # (T, S)
+                out = ar.scaled_dot_product_attention(
+                    q, keys, values, attn_mask=mask, enable_gqa=True
+                )
+            x = x + out.transpose(0, 2, 1, 3).reshape(B, T, H * E) @ p["w_o"]  # (B, T, D)
+            x = x + np.maximum(_rms(x) @ p["w_1"], 0.0) @ p["w_2"]
+        return _rms(x) @ self.embed.T * self.width**-0.5  # (B, T, V), logits of std ~1
+
+    def generate(
+        self,
+        prompt: np.ndarray,
+        steps: int,
+        *,
+        use_cache: bool = True,
+        window: int | None = None,
+        sink_tokens: int = 0,
+        seed: int = 0,
+    ) -> np.ndarray:
+        """Sample `steps` tokens after `prompt` (B, T0); returns (B, T0 + steps).
+
+        With the cache: the prompt in one chunk (prefill), then one token per step (decode).
+        Without: the whole sequence recomputed at every step, with the same mask. Tokens are
+        sampled from the softmax of the logits with uniform numbers from `seed`, the same
+        numbers either way, so the two ways give the same tokens exactly when their logits
+        agree. (Greedy decoding would do too, but a random model's argmax soon repeats one
+        token forever, which would make a weak test.)
+        """
+        rng = np.random.default_rng(seed)
+        tokens = np.asarray(prompt)
+        if use_cache:
+            caches = self.new_caches(window, sink_tokens)
+            if window is None:
+                logits = self.forward(tokens, caches)
+            else:  # a window serves one new position at a time (see KVCache's notes)
+                for t in range(tokens.shape[1]):
+                    logits = self.forward(tokens[:, t : t + 1], caches)
+        for _ in range(steps):
+            if not use_cache:
+                logits = self.forward(tokens, window=window, sink_tokens=sink_tokens)
+            probs = ar.softmax(logits[:, -1], axis=-1)  # (B, V)
+            u = rng.random((tokens.shape[0], 1))  # (B, 1)
+            nxt = np.minimum((np.cumsum(probs, axis=-1) < u).sum(axis=-1), self.vocab - 1)
+            tokens = np.concatenate([tokens, nxt[:, None]], axis=1)
+            if use_cache:
+                logits = self.forward(nxt[:, None], caches)
+        return tokens
