@@ -171,3 +171,82 @@ class ToyDecoder:
             if use_cache:
                 logits = self.forward(nxt[:, None], caches)
         return tokens
+
+
+# ---------------------------------------------------------------------------------------------
+# A paged cache, for paged_attention's tests and the page that draws its block table
+
+
+@dataclass
+class PagedExample:
+    """Sequences stored in a shared pool of blocks, and the same sequences contiguous.
+
+    `key_cache` (num_blocks, block_size, Hkv, E), `value_cache` (..., Ev), `block_tables`
+    (N, max_blocks), `seq_lens` (N,) as `attention_ref.paged_attention` takes them; `keys[n]`
+    (Hkv, seq_lens[n], E) and `values[n]` the same tokens in order, for the contiguous check.
+    """
+
+    key_cache: np.ndarray
+    value_cache: np.ndarray
+    block_tables: np.ndarray
+    seq_lens: np.ndarray
+    keys: list[np.ndarray]
+    values: list[np.ndarray]
+    shared_blocks: int  # leading blocks of sequence 1 that are sequence 0's (a common prefix)
+
+
+def paged_example(
+    rng: np.random.Generator,
+    seq_lens: list[int],
+    *,
+    block_size: int = 4,
+    kv_heads: int = 2,
+    E: int = 8,
+    Ev: int = 6,
+    spare_blocks: int = 3,
+    shared_blocks: int = 0,
+    pad: int = -1,
+    dtype: type = np.float64,
+) -> PagedExample:
+    """Random keys and values for sequences of `seq_lens`, in shuffled blocks of one pool.
+
+    Blocks are handed out in a random order from a pool with `spare_blocks` more than needed;
+    every slot no sequence uses (the unused blocks, the unfilled end of each last block) holds
+    NaN, so reading one would show. With `shared_blocks = s`, sequence 1 starts with sequence
+    0's first `s` blocks (the same tokens: a shared prompt), as prefix caching does. Table
+    entries past a sequence's last block hold `pad`.
+    """
+    lens = np.asarray(seq_lens, dtype=np.int64)
+    N = len(lens)
+    need = -(-lens // block_size)  # (N,) blocks per sequence
+    own = need.copy()
+    if shared_blocks:
+        assert N >= 2 and need[0] >= shared_blocks and need[1] >= shared_blocks
+        assert lens[0] >= shared_blocks * block_size, "a shared block must be full"
+        own[1] -= shared_blocks
+    num_blocks = int(own.sum()) + spare_blocks
+    ids = rng.permutation(num_blocks)  # the pool's free list, shuffled
+    max_blocks = int(need.max(initial=0)) + 1  # one column of padding
+    tables = np.full((N, max_blocks), pad, dtype=np.int64)
+    key_cache = np.full((num_blocks, block_size, kv_heads, E), np.nan, dtype=dtype)
+    value_cache = np.full((num_blocks, block_size, kv_heads, Ev), np.nan, dtype=dtype)
+    keys, values, taken = [], [], 0
+    for n in range(N):
+        k = rng.standard_normal((kv_heads, lens[n], E)).astype(dtype)  # (Hkv, S_n, E)
+        v = rng.standard_normal((kv_heads, lens[n], Ev)).astype(dtype)
+        first = 0
+        if n == 1 and shared_blocks:
+            tables[1, :shared_blocks] = tables[0, :shared_blocks]
+            prefix = shared_blocks * block_size
+            k[:, :prefix], v[:, :prefix] = keys[0][:, :prefix], values[0][:, :prefix]
+            first = shared_blocks
+        for b in range(first, need[n]):
+            block = ids[taken]
+            taken += 1
+            tables[n, b] = block
+            t0, t1 = b * block_size, min(lens[n], (b + 1) * block_size)
+            key_cache[block, : t1 - t0] = k[:, t0:t1].transpose(1, 0, 2)  # (slots, Hkv, E)
+            value_cache[block, : t1 - t0] = v[:, t0:t1].transpose(1, 0, 2)
+        keys.append(k)
+        values.append(v)
+    return PagedExample(key_cache, value_cache, tables, lens, keys, values, shared_blocks)
