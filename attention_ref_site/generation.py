@@ -66,6 +66,10 @@ class ToyDecoder:
     seed: int = 0
     params: list[dict[str, np.ndarray]] = field(init=False, repr=False)
     embed: np.ndarray = field(init=False, repr=False)
+    #: Counted by `forward` from the shapes it multiplies: floating-point operations (a
+    #: multiply-add is 2) and bytes read (weights, and keys and values by attention).
+    flops: int = field(init=False, default=0, repr=False)
+    bytes_read: int = field(init=False, default=0, repr=False)
 
     def __post_init__(self) -> None:
         rng = np.random.default_rng(self.seed)
@@ -108,7 +112,10 @@ class ToyDecoder:
         start = 0 if caches is None else caches[0].length
         q_pos = np.arange(start, start + T)  # absolute positions of the new tokens
         x = self.embed[tokens]  # (B, T, D)
+        D, V = self.width, self.vocab
         for layer, p in enumerate(self.params):
+            self.flops += 2 * B * T * sum(w.size for w in p.values())  # the six products
+            self.bytes_read += sum(w.nbytes for w in p.values())
             h = _rms(x)
             q = (h @ p["w_q"]).reshape(B, T, H, E).transpose(0, 2, 1, 3)  # (B, H, T, E)
             k = (h @ p["w_k"]).reshape(B, T, Hkv, E).transpose(0, 2, 1, 3)  # (B, Hkv, T, E)
@@ -129,8 +136,13 @@ class ToyDecoder:
                 out = ar.scaled_dot_product_attention(
                     q, keys, values, attn_mask=mask, enable_gqa=True
                 )
+            S = keys.shape[2]
+            self.flops += 4 * B * H * T * S * E  # q k^T and p v, every score computed
+            self.bytes_read += keys.nbytes + values.nbytes
             x = x + out.transpose(0, 2, 1, 3).reshape(B, T, H * E) @ p["w_o"]  # (B, T, D)
             x = x + np.maximum(_rms(x) @ p["w_1"], 0.0) @ p["w_2"]
+        self.flops += 2 * B * T * D * V
+        self.bytes_read += self.embed.nbytes
         return _rms(x) @ self.embed.T * self.width**-0.5  # (B, T, V), logits of std ~1
 
     def generate(
@@ -250,3 +262,11 @@ def paged_example(
         keys.append(k)
         values.append(v)
     return PagedExample(key_cache, value_cache, tables, lens, keys, values, shared_blocks)
+
+
+def block_table_example() -> PagedExample:
+    """The pool drawn on the paged-attention page, and checked by `tests/test_paged.py`:
+    4 sequences in blocks of 4 slots, sequence 1 sharing sequence 0's first block, 3 spare."""
+    return paged_example(
+        np.random.default_rng(16), [10, 7, 13, 3], block_size=4, shared_blocks=1, spare_blocks=3
+    )

@@ -18,7 +18,7 @@ import pytest
 
 import attention_ref as ar
 from attention_ref import _paged
-from attention_ref_site.generation import paged_example
+from attention_ref_site.generation import block_table_example, paged_example
 
 RTOL = ATOL = 1e-12
 
@@ -178,3 +178,13 @@ def test_padding_past_the_last_block_may_be_anything():
     # sequence 1 has 3 tokens: blocks 0 and 1 of its row are read, the third is padding
     args = _args(block_tables=np.array([[0, 3, 1], [2, 1, 99]]))
     assert ar.paged_attention(**args).shape == (2, 4, 6)
+
+
+def test_the_example_drawn_on_the_paged_attention_page(rng):
+    """The page draws this pool's block table; here it is checked like the random ones."""
+    ex = block_table_example()
+    assert ex.block_tables[0, 0] == ex.block_tables[1, 0]  # the shared prefix block
+    query = rng.standard_normal((4, 4, 8))
+    out = ar.paged_attention(query, ex.key_cache, ex.value_cache, ex.block_tables, ex.seq_lens)
+    assert not np.isnan(out).any()
+    np.testing.assert_allclose(out, contiguous(query, ex), rtol=RTOL, atol=ATOL)
