@@ -8,16 +8,20 @@ next queries may attend. With `window=W` only the last `W` positions are kept, p
 
 Storage (the cost of an update does not grow with the length of the cache):
 
-- **Unbounded.** One buffer per tensor, `(B, Hkv, capacity, E)`, filled left to right. When
-  it is full a new buffer of twice the capacity is allocated and the old rows copied once, so
-  appending `T` positions costs amortised $O(T)$. The arrays returned are read-only *views*
-  of the rows `[0, length)` of the buffer. A buffer's rows are only ever written once, beyond
-  every view handed out so far, and a full buffer is replaced, never overwritten, so a view
-  returned at step $t$ never changes afterwards.
-- **Window.** A buffer of `sink_tokens + 2 W` rows: the sinks at the front, the recent
-  positions after them. When the recent part reaches the end, its last rows are moved back
-  to the front (at most `W` rows, once every `W` appended positions or more). Because rows
-  are reused, `update` returns a new array (`sink_tokens + W` rows at most), never a view.
+- **Unbounded, or a window without sinks: views.** One buffer per tensor,
+  `(B, Hkv, capacity, E)`, filled left to right. When it is full, a *new* buffer is allocated
+  and the rows still kept are copied into it once: all of them into twice the capacity
+  (unbounded), or the last `W` into a buffer of `2 W` rows (window), so appending `T`
+  positions costs amortised $O(T)$. The arrays returned are read-only *views* of the kept
+  rows. A buffer's rows are written once, beyond every view handed out so far, and a full
+  buffer is replaced, never overwritten, so a view returned at step $t$ never changes.
+- **A window with sinks: copies.** A buffer of `sink_tokens + 2 W` rows: the sinks at the
+  front, the recent positions after them; when the recent part reaches the end, its rows
+  still needed are moved back to the front (at most `W` rows, once every `W` or more
+  positions). The sinks must sit right before a window that moves by one row per token, so
+  no single buffer can hold every step's keys contiguously: `update` returns new arrays,
+  a copy of the `sink_tokens + W` rows kept, $O(W)$ per update (the same order as the
+  attention step that reads them, but not free).
 """
 
 from __future__ import annotations
@@ -110,10 +114,12 @@ class KVCache:
     window, or compute a chunk's attention yourself over the previous step's keys
     concatenated with the chunk.
 
-    **The returned arrays never change.** They are read-only. Without a window they are views
-    of the cache's buffer that later updates never write to (see the module's notes); with a
-    window they are new arrays each time. Either way a caller holding the keys of step $t$
-    sees the same values at step $t + 1$.
+    **The returned arrays never change.** They are read-only. Without sinks they are views
+    of the cache's buffer that later updates never write to (see the module's notes); with
+    `sink_tokens > 0` they are new arrays each time (a copy of at most `sink_tokens + W`
+    rows per update). Either way a caller holding the keys of step $t$ sees the same values
+    at step $t + 1$. (A view keeps its buffer alive: the cache's memory is bounded only once
+    the caller lets go of old steps' arrays, as it normally does.)
 
     **A failed update leaves the cache as it was.** Every check runs before anything is
     written: a `value` whose `T` differs from `key`'s, or a batch size, head count, head size
@@ -268,39 +274,56 @@ class KVCache:
         k, v = self._check(key, value)
         if self._k is None or self._v is None:  # the first update fixes B, Hkv, E, Ev, dtypes
             B, Hkv, _, E = k.shape
-            rows = (
-                MIN_CAPACITY
-                if self.window is None
-                else self.sink_tokens + 2 * self.window  # sinks + room for two windows
-            )
+            if self.window is None:
+                rows = max(MIN_CAPACITY, k.shape[2])
+            elif self.sink_tokens == 0:
+                rows = max(2 * self.window, k.shape[2])  # room for two windows
+            else:
+                rows = self.sink_tokens + 2 * self.window  # the sinks, then two windows
             self._k = np.empty((B, Hkv, rows, E), dtype=k.dtype)  # (B, Hkv, capacity, E)
             self._v = np.empty((B, Hkv, rows, v.shape[3]), dtype=v.dtype)  # (.., Ev)
-        if self.window is None:
-            return self._append_unbounded(k, v)
+        if self.sink_tokens == 0:
+            return self._append_views(k, v)
         return self._append_window(k, v)
 
-    def _append_unbounded(self, k: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _append_views(self, k: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Unbounded, or a window without sinks: append, return read-only views.
+
+        Buffer rows `[_start, _end)` are the positions kept. New rows are written at `_end`,
+        past every view handed out. A full buffer is replaced by a new one holding the rows
+        still kept (all of them, or the last `window - T`), never written to again, so the
+        views into it stay as they were.
+        """
         assert self._k is not None and self._v is not None
         T = k.shape[2]
-        n = self._length
-        buf_k, buf_v = self._k, self._v
-        if n + T > buf_k.shape[2]:  # full: a new buffer, twice as large; the old one is kept
-            capacity = max(n + T, 2 * buf_k.shape[2])  # by any views handed out, unchanged
+        W = self.window
+        buf_k, buf_v, start, end = self._k, self._v, self._start, self._end
+        if end + T > buf_k.shape[2]:  # full: a new buffer; the old one stays with its views
+            keep = end - start if W is None else min(end - start, max(0, W - T))
+            capacity = (
+                max(keep + T, 2 * buf_k.shape[2]) if W is None else max(keep + T, 2 * W)
+            )  # doubling (unbounded), or two windows: a reallocation every W or more rows
             new_k = np.empty((*buf_k.shape[:2], capacity, buf_k.shape[3]), dtype=buf_k.dtype)
             new_v = np.empty((*buf_v.shape[:2], capacity, buf_v.shape[3]), dtype=buf_v.dtype)
-            new_k[:, :, :n] = buf_k[:, :, :n]
-            new_v[:, :, :n] = buf_v[:, :, :n]
-            buf_k, buf_v = new_k, new_v
-        buf_k[:, :, n : n + T] = k  # rows past every view handed out so far
-        buf_v[:, :, n : n + T] = v
-        self._k, self._v, self._length, self._end = buf_k, buf_v, n + T, n + T
-        keys = buf_k[:, :, : n + T]  # (B, Hkv, S, E), a view
-        values = buf_v[:, :, : n + T]  # (B, Hkv, S, Ev), a view
+            new_k[:, :, :keep] = buf_k[:, :, end - keep : end]
+            new_v[:, :, :keep] = buf_v[:, :, end - keep : end]
+            buf_k, buf_v, start, end = new_k, new_v, 0, keep
+        buf_k[:, :, end : end + T] = k  # rows past every view handed out so far
+        buf_v[:, :, end : end + T] = v
+        end += T
+        if W is not None:
+            start = max(start, end - W)
+        self._k, self._v, self._start, self._end = buf_k, buf_v, start, end
+        self._length += T
+        keys = buf_k[:, :, start:end]  # (B, Hkv, S, E), a view
+        values = buf_v[:, :, start:end]  # (B, Hkv, S, Ev), a view
         keys.flags.writeable = False
         values.flags.writeable = False
         return keys, values
 
     def _append_window(self, k: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """A window with sinks: one buffer, the sinks in front, recent rows compacted back to
+        them when the end is reached; returns new arrays (see the module's notes)."""
         assert self._k is not None and self._v is not None and self.window is not None
         buf_k, buf_v = self._k, self._v
         W, n_sink = self.window, self.sink_tokens
