@@ -52,9 +52,11 @@ Papers implemented:
   Sinks*: `KVCache`'s window and sink tokens. <https://arxiv.org/abs/2309.17453>
 """
 
+from . import mods
 from ._additive import additive_attention
 from ._backward import sdpa_backward
 from ._flash import flash_attention
+from ._flex import flex_attention, flex_backward
 from ._kvcache import KVCache
 from ._masks import causal_mask, padding_mask
 from ._multihead import MultiHeadAttention
@@ -71,6 +73,9 @@ __all__ = [
     "additive_attention",
     "causal_mask",
     "flash_attention",
+    "flex_attention",
+    "flex_backward",
+    "mods",
     "padding_mask",
     "paged_attention",
     "scaled_dot_product_attention",

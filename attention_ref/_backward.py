@@ -3,33 +3,29 @@ r"""The backward pass of scaled dot-product attention: its exact vector-Jacobian
 Two implementations of the same formulas, side by side, as in `_sdpa.py`:
 
 - `backward_plain`: the derivation written out over whole arrays, to be read;
-- `backward_rows`: one head and one block of query rows at a time, in two reused
-  buffers, used by `sdpa_backward` for large inputs. The tests check one against the other.
+- `attention_ref._tiles.backward`: one head and one block of query rows at a time, in two
+  reused buffers, with the tile engine's masking, used by `sdpa_backward` for large inputs.
+  The tests run both under the same oracles.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._checks import as_float_array, check_qkv, compute_dtype
-from ._sdpa import (
-    FAST_MIN_SCORES,
-    LOG2E,
-    attend,
-    broadcast_heads,
-    head_slices,
-    prepare,
-)
+from . import _tiles
+from ._checks import Prepared, prepare
+from ._sdpa import attend, choose_path
 
-#: Query rows per block in `backward_rows`: two buffers of $S \times$ `BACKWARD_ROWS` scores
-#: (the probabilities and their gradient), 2 MiB each in float32 at $S = 1024$.
-BACKWARD_ROWS = 512
+#: Query rows per block of the tiled backward pass: two buffers of $S \times$ `BLOCK_Q`
+#: scores (the probabilities and their gradient), 2 MiB each in float32 at $S = 1024$.
+BLOCK_Q = 512
 
 
-def sum_to_shape(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+def _sum_to_shape(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """Sum `grad` over the dims that broadcasting added to an input of shape `shape`.
 
     The gradient of a broadcast input is the sum of the gradients of its copies: over the
@@ -42,7 +38,7 @@ def sum_to_shape(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return grad.sum(axis=axes, keepdims=True) if axes else grad
 
 
-def fold_groups(grad: np.ndarray, group: int) -> np.ndarray:
+def _fold_groups(grad: np.ndarray, group: int) -> np.ndarray:
     """`(..., H, S, E)` to `(..., Hkv, S, E)`: sum the `G` query heads sharing a kv head."""
     if group == 1:
         return grad
@@ -55,10 +51,11 @@ def backward_plain(
     query: np.ndarray,
     key: np.ndarray,
     value: np.ndarray,
-    mask: np.ndarray | None,
-    is_causal: bool,
-    scale: float | None,
-    group: int,
+    *,
+    mask: np.ndarray | None = None,
+    is_causal: bool = False,
+    scale: float | None = None,
+    group: int = 1,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The vector-Jacobian product over whole arrays, on checked arguments (compute dtype).
 
@@ -66,7 +63,9 @@ def backward_plain(
     Ev). Returns d_q, d_k, d_v of the shapes of query, key and value.
     """
     scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
-    out, probs = attend(query, key, value, mask, is_causal, scale, group)  # recompute
+    out, probs = attend(  # recompute the forward pass
+        query, key, value, mask=mask, is_causal=is_causal, scale=scale, group=group
+    )
     k = np.repeat(key, group, axis=-3) if group > 1 else key  # (..., H, S, E)
     v = np.repeat(value, group, axis=-3) if group > 1 else value  # (..., H, S, Ev)
 
@@ -78,81 +77,43 @@ def backward_plain(
     d_k = scale * (np.swapaxes(d_scores, -1, -2) @ query)  # (..., H, S, E)
 
     return (
-        sum_to_shape(d_q, query.shape),
-        sum_to_shape(fold_groups(d_k, group), key.shape),
-        sum_to_shape(fold_groups(d_v, group), value.shape),
+        _sum_to_shape(d_q, query.shape),
+        _sum_to_shape(_fold_groups(d_k, group), key.shape),
+        _sum_to_shape(_fold_groups(d_v, group), value.shape),
     )
 
 
-def backward_rows(
-    d_out: np.ndarray,
-    q: np.ndarray,
-    k: np.ndarray,
-    v: np.ndarray,
-    mask: np.ndarray | None,
-    is_causal: bool,
-    scale: float,
-    d_q: np.ndarray,
-    d_k: np.ndarray,
-    d_v: np.ndarray,
-    rows_block: int | None = None,
-) -> None:
-    r"""The backward pass for one head, a block of query rows at a time.
+def _backward(
+    p: Prepared,
+    *,
+    path: Literal["plain", "tiled"] | None = None,
+    block_q: int = BLOCK_Q,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Choose the path and run it: d_q, d_k, d_v of the inputs' shapes, compute dtype.
 
-    d_out (L, Ev), q (L, E), k (S, E), v (S, Ev), mask (L, S) or None. Writes `d_q` (L, E)
-    and adds this head's contribution to `d_k` (S, E) and `d_v` (S, Ev) (kv heads shared
-    under GQA accumulate). All in the compute dtype.
-
-    The forward block is recomputed as in `attend_rows` (keys by queries, base 2, the
-    unnormalised $p_{ij} = e^{s_{ij} - m_i}$ and $\ell_i$ from one product with $[V, 1]$).
-    The normalisation is never applied to the $S \times n$ block: with $g_i = dO_i / \ell_i$
-    and $\delta_i' = \delta_i / \ell_i$,
-    $\partial s_{ij} = p_{ij}\,(g_i \cdot v_j - \delta_i')$ and $dV = p^\top g$.
+    `path=None` chooses as the forward pass does (`choose_path`).
     """
-    L, E = q.shape
-    S, Ev = v.shape
-    dt = d_q.dtype
-    c = dt.type(scale * LOG2E)
-    v1 = np.empty((S, Ev + 1), dtype=dt)  # [V, 1]
-    v1[:, :Ev] = v
-    v1[:, Ev] = 1.0
-    Bq = max(1, min(L, BACKWARD_ROWS if rows_block is None else rows_block))
-    q_blk = np.empty((Bq, E), dtype=dt)
-    buf_p = np.empty(S * Bq, dtype=dt)  # p, keys by queries
-    buf_dp = np.empty(S * Bq, dtype=dt)  # dp, then the gradient of the scores
-
-    for i0 in range(0, L, Bq):
-        i1 = min(i0 + Bq, L)
-        n = i1 - i0
-        S1 = min(S, i1) if is_causal else S  # keys this block can see
-        p = buf_p[: S1 * n].reshape(S1, n)
-        np.multiply(q[i0:i1], c, out=q_blk[:n])
-        np.matmul(k[:S1], q_blk[:n].T, out=p)  # p[j, i] = c k_j . q_i
-        if is_causal and S1 - 1 > i0:
-            np.copyto(p[i0:S1], -np.inf, where=np.tri(S1 - i0, n, -1, dtype=bool))
-        elif mask is not None and mask.dtype == np.bool_:
-            np.copyto(p, -np.inf, where=~mask[i0:i1].T)
-        elif mask is not None:
-            p += mask[i0:i1].T * dt.type(LOG2E)
-        m = np.max(p, axis=0)  # (n,)
-        m[m == -np.inf] = 0.0  # fully masked rows: p = 0, every gradient 0
-        p -= m
-        np.exp2(p, out=p)  # p_ij = exp(s_ij - m_i), unnormalised
-        o = np.matmul(p.T, v1[:S1])  # (n, Ev + 1): [sum_j p_ij v_j, l_i]
-        row_sum = o[:, Ev]  # (n,) l_i
-        row_sum[row_sum == 0.0] = 1.0  # fully masked rows: p = 0 already
-        g = d_out[i0:i1] / row_sum[:, None]  # (n, Ev): dO_i / l_i
-        out = o[:, :Ev] / row_sum[:, None]  # (n, Ev): O_i
-        delta = np.einsum("ie,ie->i", d_out[i0:i1], out) / row_sum  # (n,): rowsum(dO * O) / l_i
-
-        dp = buf_dp[: S1 * n].reshape(S1, n)
-        np.matmul(v[:S1], g.T, out=dp)  # dp[j, i] = v_j . dO_i / l_i
-        dp -= delta
-        dp *= p  # the gradient of the scores s_ij (transposed): P * (dP - delta)
-        np.matmul(dp.T, k[:S1], out=d_q[i0:i1])
-        d_q[i0:i1] *= dt.type(scale)
-        d_k[:S1] += (dp @ q[i0:i1]) * dt.type(scale)
-        d_v[:S1] += p @ g
+    assert p.d_out is not None
+    if path is None:
+        path = choose_path(*p.scores_shape[-2:])
+    if path == "plain":
+        with np.errstate(invalid="ignore"):  # inf in the inputs: NaN propagates (documented)
+            return backward_plain(
+                p.d_out,
+                p.q,
+                p.k,
+                p.v,
+                mask=p.mask,
+                is_causal=p.is_causal,
+                scale=p.scale,
+                group=p.group,
+            )
+    d_q, d_k, d_v = _tiles.backward(p, block_q=block_q)
+    return (
+        _sum_to_shape(d_q, p.q.shape),
+        _sum_to_shape(d_k, p.k.shape),
+        _sum_to_shape(d_v, p.v.shape),
+    )
 
 
 def sdpa_backward(
@@ -262,53 +223,10 @@ def sdpa_backward(
     >>> sdpa_backward(np.array([[1.0]]), q, k, v)[2].tolist()
     [[0.5], [0.5]]
     """
-    q, k, v, mask, scale, group, out_dtype = prepare(
-        query, key, value, attn_mask, is_causal, scale, enable_gqa
-    )
-    d_out = as_float_array(grad_output, "grad_output")
-    scores_shape = check_qkv(q, k, v, group > 1)[0]  # (..., H, L, S); the inputs are checked
-    out_shape = (*scores_shape[:-1], v.shape[-1])
-    if d_out.shape != out_shape:
-        raise ValueError(
-            f"grad_output must have the shape of the attention output (..., H, L, Ev) = "
-            f"{out_shape} (from query {q.shape}, key {k.shape}, value {v.shape}), "
-            f"got shape {d_out.shape}"
-        )
-    out_dtype = np.result_type(out_dtype, d_out)
-    cdt = compute_dtype(out_dtype)
-    d_out, q, k, v = (a.astype(cdt, copy=False) for a in (d_out, q, k, v))
-    L, S = scores_shape[-2:]
-
-    if L * S < FAST_MIN_SCORES:
-        grads = backward_plain(d_out, q, k, v, mask, bool(is_causal), scale, group)
-    else:
-        grads = _backward_fast(d_out, q, k, v, mask, bool(is_causal), scale, group, scores_shape)
-    return tuple(g.astype(out_dtype, copy=False) for g in grads)  # type: ignore[return-value]
-
-
-def _backward_fast(
-    d_out: np.ndarray,
-    query: np.ndarray,
-    key: np.ndarray,
-    value: np.ndarray,
-    mask: np.ndarray | None,
-    is_causal: bool,
-    scale: float | None,
-    group: int,
-    scores_shape: tuple[int, ...],
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """`backward_plain`'s result, one head at a time with `backward_rows`."""
-    scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
-    q, k, v, m = broadcast_heads(query, key, value, mask, scores_shape, group)
-    d_q = np.empty(q.shape, dtype=query.dtype)  # (..., H, L, E)
-    d_k = np.zeros(k.shape, dtype=query.dtype)  # (..., Hkv, S, E), summed over groups
-    d_v = np.zeros(v.shape, dtype=query.dtype)  # (..., Hkv, S, Ev)
-    for idx, kv in head_slices(scores_shape, group):
-        head_mask = None if m is None else m[idx]
-        inputs = (d_out[idx], q[idx], k[kv], v[kv], head_mask, is_causal, scale)
-        backward_rows(*inputs, d_q[idx], d_k[kv], d_v[kv])
+    p = prepare(query, key, value, attn_mask, is_causal, scale, enable_gqa, grad_output=grad_output)
+    d_q, d_k, d_v = _backward(p)
     return (
-        sum_to_shape(d_q, query.shape),
-        sum_to_shape(d_k, key.shape),
-        sum_to_shape(d_v, value.shape),
+        d_q.astype(p.out_dtype, copy=False),
+        d_k.astype(p.out_dtype, copy=False),
+        d_v.astype(p.out_dtype, copy=False),
     )

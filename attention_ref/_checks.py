@@ -7,9 +7,12 @@ dtype, and what was expected. Nothing past this module checks again.
 
 from __future__ import annotations
 
+import math
 import operator
+from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 #: The floating-point dtypes the package accepts. Anything else is a `TypeError`.
 FLOAT_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
@@ -169,3 +172,88 @@ def check_last_dim(arr: np.ndarray, name: str, expected: int, what: str) -> None
     """Raise `ValueError` unless `arr.shape[-1] == expected`."""
     if arr.shape[-1] != expected:
         raise ValueError(f"{name} must have last dim {what}={expected}, got shape {arr.shape}")
+
+
+#: `prepare`'s default for `grad_output`: a forward call (None is a bad grad_output).
+_FORWARD = object()
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """One call of an attention function, checked and resolved: what the kernels receive.
+
+    Built only by `prepare`; nothing past it validates or resolves again. The arrays are in
+    the compute dtype (float16 becomes float32) and are never written to.
+
+    Shapes:
+        q `(..., H, L, E)`, k `(..., Hkv, S, E)`, v `(..., Hkv, S, Ev)`, mask broadcastable
+        to `scores_shape` `(..., H, L, S)` without enlarging it, d_out `(..., H, L, Ev)`.
+    """
+
+    q: np.ndarray
+    k: np.ndarray
+    v: np.ndarray
+    mask: np.ndarray | None  # bool (True = may attend) or float (added), as given
+    is_causal: bool
+    scale: float  # resolved: 1/sqrt(E) when the caller passed None
+    group: int  # G = H // Hkv; 1 without grouped-query attention
+    scores_shape: tuple[int, ...]  # (..., H, L, S)
+    out_dtype: np.dtype  # np.result_type of the inputs (and of grad_output)
+    d_out: np.ndarray | None = None  # grad_output, for the backward pass only
+
+    @property
+    def out_shape(self) -> tuple[int, ...]:
+        """The output's shape `(..., H, L, Ev)`."""
+        return (*self.scores_shape[:-1], self.v.shape[-1])
+
+
+def prepare(
+    query: ArrayLike,
+    key: ArrayLike,
+    value: ArrayLike,
+    attn_mask: ArrayLike | None,
+    is_causal: bool,
+    scale: float | None,
+    enable_gqa: bool,
+    *,
+    grad_output: object = _FORWARD,
+) -> Prepared:
+    """Check the public arguments of the attention functions; resolve and cast them once.
+
+    Every check is one of the helpers above, so a bad argument fails here with their
+    message. With `grad_output` (the backward pass) it must have the output's shape, and
+    its dtype joins the others in the output dtype.
+    """
+    q = as_float_array(query, "query")
+    k = as_float_array(key, "key")
+    v = as_float_array(value, "value")
+    check_causal_args(attn_mask, is_causal)
+    resolved = check_scale(scale)
+    scores_shape, group = check_qkv(q, k, v, bool(enable_gqa))
+    mask = None if attn_mask is None else check_mask(attn_mask, scores_shape, "attn_mask")
+    arrays = [q, k, v]
+    if grad_output is not _FORWARD:
+        d_out = as_float_array(grad_output, "grad_output")
+        out_shape = (*scores_shape[:-1], v.shape[-1])
+        if d_out.shape != out_shape:
+            raise ValueError(
+                f"grad_output must have the shape of the attention output (..., H, L, Ev) = "
+                f"{out_shape} (from query {q.shape}, key {k.shape}, value {v.shape}), "
+                f"got shape {d_out.shape}"
+            )
+        arrays.append(d_out)
+    out_dtype = np.result_type(*arrays)
+    cdt = compute_dtype(out_dtype)
+    cast = [a.astype(cdt, copy=False) for a in arrays]
+    return Prepared(
+        q=cast[0],
+        k=cast[1],
+        v=cast[2],
+        mask=mask,
+        is_causal=bool(is_causal),
+        scale=1.0 / math.sqrt(q.shape[-1]) if resolved is None else resolved,
+        group=group,
+        scores_shape=tuple(scores_shape),
+        out_dtype=out_dtype,
+        d_out=cast[3] if grad_output is not _FORWARD else None,
+    )

@@ -8,35 +8,28 @@ Dao, 2023) tiles attention that way so the $L \times S$ scores never exist at on
 Two implementations live here, side by side (as JAX's Pallas kernel ships `mha_reference`):
 
 - `online_softmax_attention`, the algorithm as the papers write it, for one head, to be read;
-- `flash_head`, the kernel `flash_attention` runs: the same recurrence over tiles of
-  queries and keys, arranged for NumPy's speed (see its docstring). The tests check both
-  against `scaled_dot_product_attention`.
+- the tile engine of `attention_ref._tiles`, which `flash_attention` runs with tiles of
+  `block_size` keys: the same recurrence over tiles of queries and keys, arranged for
+  NumPy's speed (see its docstring), shared with `scaled_dot_product_attention` and
+  `sdpa_backward`. The tests run both under the same oracles.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Literal, overload
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._checks import check_positive, check_qkv
-from ._sdpa import LOG2E, broadcast_heads, head_slices, prepare
+from . import _tiles
+from ._checks import Prepared, check_positive, prepare
 
-#: Lazy rescaling threshold, in base-2 units of the scores. `flash_head` moves its shift `m`
-#: (and rescales `acc` and `l`) only when a tile's maximum exceeds it by more than `TAU`, so
-#: the exponentials stay below $2^{16} = 65536$: far from overflow even in float32 (a sum of
-#: them would need $2^{112}$ keys to overflow), and with no loss of precision, since floating
-#: point is relative. The exact running maximum of the papers is `TAU = 0`. The threshold is
-#: also what lets the Cauchy-Schwarz bound skip looking for the maximum: with standard-normal
-#: queries and keys of size 64 the bound overshoots the true maximum by about 10.
-TAU = 16.0
-
-#: Query rows per tile of `flash_head`: about `TILE_SCORES` scores per tile, i.e. a tile of
-#: `TILE_SCORES // block_size` queries by `block_size` keys (2 MiB in float32): tall enough
-#: that BLAS runs near its peak and the Python loop costs little next to the products, small
-#: enough to stay in cache. Under `is_causal` the tiles have `CAUSAL_ROWS` query rows, so that
-#: the tiles above the diagonal (about half of them) are skipped.
+#: Query rows per tile: about `TILE_SCORES` scores per tile, i.e. `TILE_SCORES // block_size`
+#: queries by `block_size` keys (2 MiB in float32): tall enough that BLAS runs near its peak
+#: and the Python loop costs little next to the products, small enough to stay in cache.
+#: Under `is_causal` the tiles have `CAUSAL_ROWS` query rows, so that the tiles above the
+#: diagonal (about half of them) are skipped.
 TILE_SCORES = 2**19
 CAUSAL_ROWS = 512
 
@@ -96,119 +89,62 @@ def online_softmax_attention(
     return out, lse
 
 
-def flash_head(
-    q: np.ndarray,
-    k: np.ndarray,
-    v: np.ndarray,
-    mask: np.ndarray | None,
-    is_causal: bool,
-    scale: float,
-    block_size: int,
-    out: np.ndarray,
-    lse: np.ndarray,
-) -> None:
-    r"""The kernel of `flash_attention` for one head; writes `out` (L, Ev) and `lse` (L,).
+def _flash(
+    p: Prepared, *, block_size: int, block_q: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Run the tile engine with `block_size` keys per tile: out and lse, compute dtype.
 
-    The recurrence of `online_softmax_attention`, over tiles of `Bq` queries by `block_size`
-    keys, with the work arranged for NumPy (the dtype of `out` is the compute dtype):
-
-    - **The largest dimension first.** A tile of scores is `Bq` queries by `block_size` keys
-      with `Bq` large (thousands of rows): the shape BLAS multiplies fastest.
-    - **Base 2.** The scores are kept in units of $\log_2 e$ (folded into the scale), so
-      `m` and `acc` use `exp2`, twice as fast as `exp` in float32 (as FlashAttention-2 does).
-    - **The shift rides in the product.** The query tile carries an extra column $-m_i$ and
-      the key tile a column of ones, so one matrix product gives $c\, q_i \cdot k_j - m_i$
-      directly; no subtraction pass.
-    - **`l` rides in the product too**: the value tile carries a column of ones, so
-      $P [V, 1]$ accumulates `acc` and `l` together (`acc_l`, the last column being `l`).
-    - **Lazy rescaling.** `m` is moved only when a tile's maximum exceeds it by more than
-      `TAU`; until then the exponentials are at most $2^{TAU}$, and the rescaling of `acc` and
-      `l` is skipped. The result is the same (any shift cancels in $\tilde{O} / \ell$); the
-      shift stays within `TAU` below the running maximum, so nothing underflows that the
-      exact recurrence would keep. A tile does not even look for its maximum when the
-      Cauchy-Schwarz bound $|c|\,\lVert q_i \rVert \max_j \lVert k_j \rVert$ shows that no
-      score can pass $m_i + \text{TAU}$ (finding the maximum of short rows is slow in NumPy).
-    - **Masked tiles are skipped**: under `is_causal` the tiles entirely above the diagonal,
-      and with a boolean mask the tiles with no True entry.
-
-    Memory: the tile (`block_size` $\times$ `Bq`) and three `(Bq, E + 1)`-sized buffers, with
-    `Bq` $\le L$: $O(L \times \text{block\_size})$, in the compute dtype.
+    `block_q` (query rows per tile) defaults to `TILE_SCORES // block_size`, or
+    `CAUSAL_ROWS` under `is_causal`; tests pass small ones.
     """
-    L, E = q.shape
-    S, Ev = v.shape
-    dt = out.dtype
-    Bk = max(1, min(block_size, S))
-    Bq = max(1, min(L, max(Bk, (CAUSAL_ROWS if is_causal else TILE_SCORES // Bk))))
-    c = dt.type(scale * LOG2E)  # scores in base-2 units
-    q1 = np.empty((Bq, E + 1), dtype=dt)  # [c q_i, -m_i]
-    k1 = np.ones((Bk, E + 1), dtype=dt)  # [k_j, 1]
-    v1 = np.ones((Bk, Ev + 1), dtype=dt)  # [v_j, 1]
-    tile = np.empty(Bq * Bk, dtype=dt)  # the tile of scores
-    tmp = np.empty((Bq, Ev + 1), dtype=dt)
-    acc_l = np.empty((Bq, Ev + 1), dtype=dt)  # [acc_i, l_i]
-    rows = np.arange(Bq)
-    # Cauchy-Schwarz: c q_i . k_j <= |c| |q_i| |k_j|, a bound on every score of row i that
-    # lets a tile skip the search for its maximum when no score can pass m_i + TAU.
-    k_norm = np.sqrt(np.einsum("se,se->s", k, k, dtype=dt))  # (S,)
+    if block_q is None:
+        block_q = CAUSAL_ROWS if p.is_causal else max(block_size, TILE_SCORES // block_size)
+    out, lse = _tiles.forward(p, block_q=block_q, block_k=block_size, with_lse=True)
+    assert lse is not None
+    return out, lse
 
-    for i0 in range(0, L, Bq):
-        i1 = min(i0 + Bq, L)
-        n = i1 - i0
-        q_t = q1[:n]
-        np.multiply(q[i0:i1], c, out=q_t[:, :E])
-        q_t[:, E] = 0.0  # the shift -m_i; 0 while m_i = -inf (no key seen yet)
-        q_bound = np.sqrt(np.einsum("ie,ie->i", q_t[:, :E], q_t[:, :E]))  # (n,) |c q_i|
-        m = np.full(n, -np.inf, dtype=dt)  # m_i (base 2); FlashAttention-2: m_i^(j)
-        acc = acc_l[:n]  # acc[:, :Ev] = O~_i^(j), acc[:, Ev] = l_i^(j)
-        acc.fill(0.0)
-        S1 = min(S, i1) if is_causal else S  # under is_causal, keys >= i1 are all masked
-        for j0 in range(0, S1, Bk):
-            j1 = min(j0 + Bk, S1)
-            b = j1 - j0
-            tile_mask = None if mask is None else mask[i0:i1, j0:j1]  # (n, b)
-            if tile_mask is not None and tile_mask.dtype == np.bool_ and not tile_mask.any():
-                continue  # nothing to attend to in this tile
-            k_t, v_t = k1[:b], v1[:b]
-            k_t[:, :E] = k[j0:j1]
-            v_t[:, :Ev] = v[j0:j1]
-            s = tile[: n * b].reshape(n, b)
-            np.matmul(q_t, k_t.T, out=s)  # s[i, j] = c q_i . k_j - m_i
-            if is_causal and j1 - 1 > i0:  # the diagonal: key j0 + j after query i0 + i,
-                r = min(n, j1 - 1 - i0)  # which only the first r queries of the tile have
-                hidden = np.tri(r, b, i0 - j0, dtype=bool)  # visible: j0 + j <= i0 + i
-                np.copyto(s[:r], -np.inf, where=np.logical_not(hidden, out=hidden))
-            elif tile_mask is not None and tile_mask.dtype == np.bool_:
-                np.copyto(s, -np.inf, where=~tile_mask)
-            elif tile_mask is not None:
-                s += tile_mask * dt.type(LOG2E)  # the float mask, in base-2 units
 
-            # Lazy rescaling: is any score more than TAU above the shift? Not if the bound
-            # says so (every row already has a finite m_i, no float mask raises the scores);
-            # else look: d_i is how far row i's max is above its shift. (Gathering at argmax
-            # is faster than max along rows this short, and keeps NaN: argmax finds it.)
-            if tile_mask is not None and tile_mask.dtype != np.bool_:
-                bounded = False
-            else:
-                bounded = bool(np.all(q_bound * k_norm[j0:j1].max() - m <= TAU))
-            if not bounded:
-                d = s[rows[:n], np.argmax(s, axis=1)]
-                grow = (d > TAU) | ((m == -np.inf) & (d > -np.inf))
-            if not bounded and grow.any():  # move the shift up, rescale what was summed
-                shift = np.where(grow, d, 0.0).astype(dt, copy=False)
-                s -= shift[:, None]
-                seen = m != -np.inf  # rows with nothing summed yet have acc = 0: leave them
-                acc *= np.exp2(-shift, out=np.zeros(n, dtype=dt), where=seen)[:, None]
-                m = np.where(grow, np.where(m == -np.inf, 0.0, m) + shift, m).astype(dt)
-                q_t[:, E] = -np.where(m == -np.inf, 0.0, m)
-            np.exp2(s, out=s)  # P~_i^(j) = exp(S_i^(j) - m_i), in base 2
-            np.matmul(s, v_t, out=tmp[:n])  # [P~ V, rowsum P~]
-            acc += tmp[:n]
+@overload
+def flash_attention(
+    query: ArrayLike,
+    key: ArrayLike,
+    value: ArrayLike,
+    attn_mask: ArrayLike | None = ...,
+    is_causal: bool = ...,
+    scale: float | None = ...,
+    enable_gqa: bool = ...,
+    block_size: int = ...,
+    return_lse: Literal[False] = ...,
+) -> np.ndarray: ...
 
-        l = acc[:, Ev]  # l_i, the papers' name  # noqa: E741
-        np.divide(acc[:, :Ev], np.where(l == 0.0, 1.0, l)[:, None], out=out[i0:i1])
-        # logsumexp of the scaled scores: ln 2 * (m + log2 l); -inf for a fully masked row
-        lse_t = np.log2(l, out=np.full(n, -np.inf, dtype=dt), where=l > 0.0)
-        np.multiply(m + lse_t, dt.type(1.0 / LOG2E), out=lse[i0:i1])
+
+@overload
+def flash_attention(
+    query: ArrayLike,
+    key: ArrayLike,
+    value: ArrayLike,
+    attn_mask: ArrayLike | None = ...,
+    is_causal: bool = ...,
+    scale: float | None = ...,
+    enable_gqa: bool = ...,
+    block_size: int = ...,
+    *,
+    return_lse: Literal[True],
+) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+@overload
+def flash_attention(
+    query: ArrayLike,
+    key: ArrayLike,
+    value: ArrayLike,
+    attn_mask: ArrayLike | None = ...,
+    is_causal: bool = ...,
+    scale: float | None = ...,
+    enable_gqa: bool = ...,
+    block_size: int = ...,
+    return_lse: bool = ...,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]: ...
 
 
 def flash_attention(
@@ -288,12 +224,15 @@ def flash_attention(
 
     Notes
     -----
-    The kernel (`flash_head` in `attention_ref._flash`) tiles queries as well as keys, stores
+    The kernel (the tile engine, `attention_ref._tiles`, shared with
+    `scaled_dot_product_attention` and `sdpa_backward`) tiles queries as well as keys, stores
     the state under the papers' names (`m`, `l`, `acc`) and makes a few choices for speed:
-    scores in base 2 (`exp2`), the shift $-m_i$ folded into the matrix product, and lazy
-    rescaling (the shift moves only when a block's maximum exceeds it by a factor $2^8$). None
-    of these change the result beyond float rounding. `online_softmax_attention` in the same
-    module is the recurrence written plainly.
+    scores in base 2 (`exp2`), the shift $-m_i$ folded into the matrix product, lazy
+    rescaling (the shift moves only when a block's sum of terms exceeds $2^{16}$, which the
+    product with $[V, 1]$ shows without searching the block for its maximum), and exponents
+    clamped at $2^{-120}$ below the shift so that no term is subnormal. None of these change
+    the result beyond float rounding, at any input scale. `online_softmax_attention` in the
+    same module is the recurrence written plainly.
 
     A fully masked row gives zeros, as `scaled_dot_product_attention`; NaN and inf propagate.
 
@@ -333,20 +272,8 @@ def flash_attention(
     ...                  scaled_dot_product_attention(q, k, v)))
     True
     """
-    q, k, v, mask, scale, group, out_dtype = prepare(
-        query, key, value, attn_mask, is_causal, scale, enable_gqa
-    )
-    block_size = check_positive(block_size, "block_size")
-    scores_shape = check_qkv(q, k, v, group > 1)[0]  # (..., H, L, S); the inputs are checked
-    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
-    qh, kh, vh, mh = broadcast_heads(q, k, v, mask, scores_shape, group)
-    out = np.empty((*scores_shape[:-1], v.shape[-1]), dtype=q.dtype)  # (..., H, L, Ev)
-    lse = np.empty(scores_shape[:-1], dtype=q.dtype)  # (..., H, L)
-    for idx, kv in head_slices(scores_shape, group):
-        head_mask = None if mh is None else mh[idx]
-        args = (head_mask, bool(is_causal), scale, block_size)
-        flash_head(qh[idx], kh[kv], vh[kv], *args, out[idx], lse[idx])
-    out = out.astype(out_dtype, copy=False)
+    p = prepare(query, key, value, attn_mask, is_causal, scale, enable_gqa)
+    out, lse = _flash(p, block_size=check_positive(block_size, "block_size"))
     if return_lse:
-        return out, lse.astype(out_dtype, copy=False)
-    return out
+        return out.astype(p.out_dtype, copy=False), lse.astype(p.out_dtype, copy=False)
+    return out.astype(p.out_dtype, copy=False)

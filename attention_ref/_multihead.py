@@ -271,7 +271,7 @@ class MultiHeadAttention:
         k = k.reshape(B, S, Hkv, hd).transpose(0, 2, 1, 3)  # (B, Hkv, S, hd)
         v = v.reshape(B, S, Hkv, hd).transpose(0, 2, 1, 3)  # (B, Hkv, S, hd)
 
-        heads, probs = attend(q, k, v, mask, bool(is_causal), None, H // Hkv)
+        heads, probs = attend(q, k, v, mask=mask, is_causal=bool(is_causal), group=H // Hkv)
         # heads (B, H, L, hd), probs (B, H, L, S)
         concat = heads.transpose(0, 2, 1, 3).reshape(B, L, H * hd)  # (B, L, D)
         out = project(concat, self.w_o, self.b_o)  # (B, L, D)

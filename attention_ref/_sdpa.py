@@ -1,84 +1,62 @@
 r"""Scaled dot-product attention: the formula of Vaswani et al. (2017), with masks and GQA.
 
-Two implementations of the same formula live here, side by side (as nanoGPT keeps its "manual"
-attention beside the fused one):
+Two implementations of the same formula (as nanoGPT keeps its "manual" attention beside the
+fused one):
 
-- `attend`, the plain one: every score of every head in one array, the stable softmax in
-  place, one matrix product. It is the definition, written to be read, and the one that
+- `attend`, the plain one, here: every score of every head in one array, the stable softmax
+  in place, one matrix product. It is the definition, written to be read, and the one that
   returns the weights (`MultiHeadAttention` uses it too).
-- `attend_fast`, the fast one, used by `scaled_dot_product_attention` when the weights are
-  not asked for and the problem is large enough to pay for it: one head and one tile of
-  queries by keys at a time, all the elementwise work in place in one reused score buffer,
-  each row shifted by a bound on its scores that is known before they are (so the shift
-  rides in the first matrix product, the only pass over the scores is the exponential, and
-  the sums run over tiles of keys with nothing to rescale), the exponential taken as `exp2`
-  with $\log_2 e$ folded into the scale, the row sums read off the same matrix product as
-  the output, and the division applied to the $L \times E_v$ output instead of the
-  $L \times S$ weights. The tests check one against the other.
+- the tiled one, `attention_ref._tiles.forward`, used by `scaled_dot_product_attention`
+  when the weights are not asked for and the problem is large enough to pay for it: one head
+  and one tile of `BLOCK_Q` queries by `BLOCK_K` keys at a time, the exponential in base 2
+  in one reused buffer, the row sums read off the same product as the output (see
+  `_tiles.py`). The tests run both under the same oracles.
+
+`_sdpa` chooses between them; tests pass it the path and the tile sizes.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from typing import Literal, overload
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._checks import (
-    as_float_array,
-    check_causal_args,
-    check_mask,
-    check_qkv,
-    check_scale,
-    compute_dtype,
-)
+from . import _tiles
+from ._checks import Prepared, prepare
 from ._masks import apply_mask_, causal_mask
 from ._softmax import softmax_
 
-#: $\log_2 e = 1 / \ln 2$. The fast kernels compute $e^x$ as $2^{x \log_2 e}$ with the factor
-#: folded into the query's scale, because NumPy's `exp2` is about twice as fast as its `exp` in
-#: float32 (and somewhat faster in float64); FlashAttention-2's kernels do the same.
-LOG2E = 1.0 / math.log(2.0)
+#: Queries by keys per tile of the tiled path: one tile of scores, 2 MiB in float32 (4 MiB in
+#: float64), reused for every tile and head. Tall tiles of 256 keys were the fastest measured
+#: (BLAS multiplies tall operands fastest, and the Python loop runs few times); the history of
+#: the measurements is in benchmarks/README.md.
+BLOCK_Q = 2048
+BLOCK_K = 256
 
-#: Queries per block and keys per tile in `attend_rows`: one tile of scores, `ROWS_BLOCK` by
-#: `KEYS_BLOCK` (2 MiB in float32, 4 MiB in float64), is reused for every tile and head.
-#: Measured on 2 cores with OpenBLAS at $L = S = 4096$ and $8192$, shapes taking turns in one
-#: process: tall tiles of 256 keys were the fastest (BLAS multiplies tall operands fastest,
-#: and the Python loop runs few times), in float32 10 to 30% faster than blocks of 512
-#: queries by all $S$ keys, with the largest gains when the machine was busy; 128 or 512
-#: keys, or 1024 queries, were slower; 4096 queries were as fast in float32 and 5% slower in
-#: float64.
-ROWS_BLOCK = 2048
-KEYS_BLOCK = 256
-
-#: `scaled_dot_product_attention` takes the fast path when one head has at least this many
-#: scores ($L \times S$) and the weights are not asked for. Below it, the Python loop over heads
-#: and blocks costs more than it saves, and the plain vectorised path is as fast.
+#: `scaled_dot_product_attention` takes the tiled path when one head has at least this many
+#: scores ($L \times S$) and the weights are not asked for. Below it, the Python loop over
+#: heads and tiles costs more than it saves, and the plain vectorised path is as fast.
 FAST_MIN_SCORES = 256 * 256
-
-#: `attend_rows` shifts each row of scores by an upper bound rather than by its maximum. A row
-#: whose sum of exponentials $\ell_i$ comes out below this is computed again the plain way: its
-#: bound was so far above its maximum (more than 60 doublings) that small terms could have been
-#: lost to underflow in float32. Above it, the largest term is at least $2^{-60} / S$, and every
-#: term that matters next to it in float32 is a normal number.
-MIN_ROW_SUM = 2.0**-60
 
 
 def attend(
     query: np.ndarray,
     key: np.ndarray,
     value: np.ndarray,
-    mask: np.ndarray | None,
-    is_causal: bool,
-    scale: float | None,
-    group: int,
+    *,
+    mask: np.ndarray | None = None,
+    is_causal: bool = False,
+    scale: float | None = None,
+    group: int = 1,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The computation, on arguments already checked and cast to the compute dtype.
 
     query (..., H, L, E), key (..., Hkv, S, E), value (..., Hkv, S, Ev), mask broadcastable to
-    (..., H, L, S), group G = H // Hkv (1: no grouping, heads broadcast as leading dims).
-    Returns out (..., H, L, Ev) and probs (..., H, L, S), in the compute dtype.
+    (..., H, L, S), group G = H // Hkv (1: no grouping, heads broadcast as leading dims),
+    scale None meaning 1/sqrt(E). Returns out (..., H, L, Ev) and probs (..., H, L, S), in
+    the compute dtype.
     """
     L, E = query.shape[-2:]
     S = key.shape[-2]
@@ -119,199 +97,79 @@ def broadcast_weights(probs: np.ndarray, out: np.ndarray) -> np.ndarray:
     return probs if probs.shape == full else np.broadcast_to(probs, full).copy()
 
 
-def head_slices(
-    scores_shape: tuple[int, ...], group: int
-) -> Iterator[tuple[tuple[int, ...], tuple[int, ...]]]:
-    """Every head of the scores `(..., H, L, S)`: yield `(idx, kv_idx)`.
+def choose_path(L: int, S: int, *, return_weights: bool = False) -> Literal["plain", "tiled"]:
+    """The path for one head of `L` queries by `S` keys: the one place that decides.
 
-    `idx` indexes the leading dims `(..., H)` of the scores (and of query, mask and output,
-    broadcast to them); `kv_idx` indexes key and value broadcast to `(..., Hkv)`: the same
-    index, with head `h` read from kv head `h // G` under grouped-query attention.
+    Tiled when the weights are not asked for and `L * S >= FAST_MIN_SCORES`; else plain.
+    `sdpa_backward` decides the same way.
     """
-    for idx in np.ndindex(*scores_shape[:-2]):
-        yield idx, ((*idx[:-1], idx[-1] // group) if group > 1 else idx)
+    return "tiled" if not return_weights and L * S >= FAST_MIN_SCORES else "plain"
 
 
-def broadcast_heads(
-    query: np.ndarray,
-    key: np.ndarray,
-    value: np.ndarray,
-    mask: np.ndarray | None,
-    scores_shape: tuple[int, ...],
-    group: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
-    """Read-only views of the inputs broadcast to the scores' leading dims, indexed per head.
+def _sdpa(
+    p: Prepared,
+    *,
+    return_weights: bool = False,
+    path: Literal["plain", "tiled"] | None = None,
+    block_q: int = BLOCK_Q,
+    block_k: int = BLOCK_K,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Choose the path and run it: out `(..., H, L, Ev)` and the weights or None.
 
-    query `(..., H, L, E)` and mask `(..., H, L, S)` broadcast to `scores_shape[:-2]`; key
-    and value to the same dims with `Hkv = H // G` heads. No data is copied.
+    `path=None` chooses: the tiled path for large problems without weights, else the plain
+    one. Both results are in the compute dtype.
     """
-    lead = scores_shape[:-2]
-    lead_kv = (*lead[:-1], lead[-1] // group) if group > 1 else lead
-    q = np.broadcast_to(query, (*lead, *query.shape[-2:]))
-    k = np.broadcast_to(key, (*lead_kv, *key.shape[-2:]))
-    v = np.broadcast_to(value, (*lead_kv, *value.shape[-2:]))
-    m = None if mask is None else np.broadcast_to(mask, scores_shape)
-    return q, k, v, m
+    if path is None:
+        path = choose_path(*p.scores_shape[-2:], return_weights=return_weights)
+    if path == "tiled":
+        if return_weights:
+            raise ValueError("the tiled path does not compute the weights")
+        return _tiles.forward(p, block_q=block_q, block_k=block_k)[0], None
+    with np.errstate(invalid="ignore"):  # inf in the inputs: NaN propagates, as documented
+        out, probs = attend(
+            p.q, p.k, p.v, mask=p.mask, is_causal=p.is_causal, scale=p.scale, group=p.group
+        )
+    return out, broadcast_weights(probs, out) if return_weights else None
 
 
-def attend_rows(
-    q: np.ndarray,
-    k: np.ndarray,
-    v: np.ndarray,
-    mask: np.ndarray | None,
-    is_causal: bool,
-    scale: float,
-    out: np.ndarray,
-) -> None:
-    r"""The fast path for one head: q (L, E), k (S, E), v (S, Ev), mask (L, S) or None.
-
-    Writes the attention output into `out` (L, Ev), whose dtype is the compute dtype.
-
-    **The shift.** The softmax is unchanged by any shift $b_i$ of row $i$'s scores; the
-    usual choice, $b_i = \max_j s_{ij}$, needs every score of the row before the first
-    exponential (or, as in `flash_attention`, a running maximum and rescaling). Here $b_i$
-    is the Cauchy-Schwarz bound $|c|\,\lVert q_i \rVert \max_j \lVert k_j \rVert$ (plus the
-    row's largest float-mask entry), which is at least every score of the row and is known
-    before any score is. It is carried into the product by a column:
-    $[c\,q_i, -b_i] \cdot [k_j, 1] = s_{ij} - b_i \le 0$, so no exponential overflows, the
-    only pass over the scores is the exponential itself, and the keys can be taken a tile
-    at a time with nothing to rescale.
-
-    **The tiles.** For a block of up to `ROWS_BLOCK` queries, the keys are taken
-    `KEYS_BLOCK` at a time: one product makes the tile of scores `(n, b)`, it is masked,
-    exponentiated in place (`exp2`, the scale carrying $\log_2 e$), and multiplied by the
-    tile of `[V, 1]`, which gives $\sum_j p_{ij} v_j$ and the row sum
-    $\ell_i = \sum_j p_{ij}$ in one product; these are summed over the tiles, and the output
-    is their quotient. Under `is_causal` a tile leaves out the queries that come before all
-    of its keys, and the keys after the block's last query are never read; with a boolean
-    mask, a tile with no True entry is skipped.
-
-    **The check.** An exponential could underflow if the bound were far above the row's
-    maximum. A row whose sum $\ell_i$ comes out below `MIN_ROW_SUM` (also a fully masked
-    row, whose sum is 0, and a row whose sum or bound is inf or NaN, from inf or NaN in the
-    inputs) is computed again by the plain `attend`, which shifts by the true maximum.
-    """
-    L, E = q.shape
-    S, Ev = v.shape
-    dt = out.dtype
-    c = dt.type(scale * LOG2E)  # scores in base-2 units: exp(x) = exp2(x * log2 e)
-    bool_mask = mask is not None and mask.dtype == np.bool_
-    float_mask = mask is not None and not bool_mask
-    k1 = np.empty((S, E + 1), dtype=dt)  # (S, E + 1): [K, 1]
-    k1[:, :E] = k
-    k1[:, E] = 1.0
-    v1 = np.empty((S, Ev + 1), dtype=dt)  # (S, Ev + 1): [V, 1]
-    v1[:, :Ev] = v
-    v1[:, Ev] = 1.0
-    k_max = np.sqrt(np.max(np.einsum("se,se->s", k, k), initial=0.0))  # max_j |k_j|
-    Bq = max(1, min(L, ROWS_BLOCK))
-    Bk = max(1, min(S, KEYS_BLOCK))
-    q1 = np.empty((Bq, E + 1), dtype=dt)  # (Bq, E + 1): [c q_i, -b_i] for the block
-    tile = np.empty(Bq * Bk, dtype=dt)  # the one score buffer, reused for every tile
-    o = np.empty((Bq, Ev + 1), dtype=dt)  # (Bq, Ev + 1): one tile's P [V, 1]
-    acc = np.empty((Bq, Ev + 1), dtype=dt)  # (Bq, Ev + 1): [sum_j p_ij v_j, l_i] so far
-    if mask is not None:  # scratch for a mask tile: negated bool, or float times log2 e
-        scratch = np.empty(Bq * Bk, dtype=np.bool_ if bool_mask else dt)
-
-    for i0 in range(0, L, Bq):
-        i1 = min(i0 + Bq, L)
-        n = i1 - i0
-        q_blk = q1[:n]
-        np.multiply(q[i0:i1], c, out=q_blk[:, :E])
-        bound = np.sqrt(np.einsum("ie,ie->i", q_blk[:, :E], q_blk[:, :E])) * k_max  # (n,)
-        if float_mask:  # a float mask can raise a score: add its largest entry in the row
-            bound += np.max(mask[i0:i1], axis=1) * LOG2E
-        bound[~np.isfinite(bound)] = 0.0  # from inf or NaN: the check below catches the row
-        np.negative(bound, out=q_blk[:, E])
-        a = acc[:n]
-        a.fill(0.0)
-        S1 = min(S, i1) if is_causal else S  # keys the block can see (causal: j <= i1 - 1)
-        for j0 in range(0, S1, Bk):
-            j1 = min(j0 + Bk, S1)
-            b = j1 - j0
-            r0 = max(0, j0 - i0) if is_causal else 0  # queries before key j0 see none of it
-            m = n - r0
-            if bool_mask and not mask[i0:i1, j0:j1].any():
-                continue  # nothing to attend to in this tile
-            s = tile[: m * b].reshape(m, b)  # (m, b): s[i, j], query i0 + r0 + i, key j0 + j
-            np.matmul(q_blk[r0:], k1[j0:j1].T, out=s)  # s[i, j] = c q_i . k_j - b_i
-            if is_causal and j1 - 1 > i0 + r0:  # the first r rows have keys after them
-                r = min(m, j1 - 1 - i0 - r0)
-                hidden = np.tri(r, b, i0 + r0 - j0, dtype=bool)  # visible: key <= query
-                np.copyto(s[:r], -np.inf, where=np.logical_not(hidden, out=hidden))
-            elif bool_mask:
-                hidden = scratch[: m * b].reshape(m, b)
-                np.logical_not(mask[i0:i1, j0:j1], out=hidden)
-                np.copyto(s, -np.inf, where=hidden)  # False = may not attend
-            elif float_mask:
-                bias = scratch[: m * b].reshape(m, b)
-                np.multiply(mask[i0:i1, j0:j1], dt.type(LOG2E), out=bias, casting="same_kind")
-                s += bias  # the float mask, in base-2 units
-            np.exp2(s, out=s)  # p_ij = exp(score_ij - b_i), in place
-            np.matmul(s, v1[j0:j1], out=o[:m])
-            a[r0:] += o[:m]
-        row_sum = a[:, Ev]  # (n,) l_i, the row sums of p
-        redo = ~(row_sum >= MIN_ROW_SUM) | (row_sum == np.inf)  # underflow, masked, inf, NaN
-        row_sum[redo] = 1.0
-        np.divide(a[:, :Ev], row_sum[:, None], out=out[i0:i1])
-        if redo.any():  # the plain computation, shifted by each row's maximum
-            rows = i0 + np.flatnonzero(redo)
-            if is_causal:
-                row_mask = np.arange(S) <= rows[:, None]  # (r, S): key j visible to query i
-            else:
-                row_mask = None if mask is None else mask[rows]  # (r, S)
-            out[rows] = attend(q[rows], k, v, row_mask, False, scale, 1)[0]
-
-
-def attend_fast(
-    query: np.ndarray,
-    key: np.ndarray,
-    value: np.ndarray,
-    mask: np.ndarray | None,
-    is_causal: bool,
-    scale: float | None,
-    group: int,
-) -> np.ndarray:
-    """The fast path of `attend`, without the weights: the same arguments, returns out only.
-
-    query (..., H, L, E), key (..., Hkv, S, E), value (..., Hkv, S, Ev) in the compute
-    dtype; returns out (..., H, L, Ev) in the compute dtype. One head at a time, see
-    `attend_rows`.
-    """
-    scores_shape = check_qkv(query, key, value, group > 1)[0]
-    scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
-    q, k, v, m = broadcast_heads(query, key, value, mask, scores_shape, group)
-    out = np.empty((*scores_shape[:-1], value.shape[-1]), dtype=query.dtype)  # (..., H, L, Ev)
-    for idx, kv in head_slices(scores_shape, group):
-        attend_rows(q[idx], k[kv], v[kv], None if m is None else m[idx], is_causal, scale, out[idx])
-    return out
-
-
-def prepare(
+@overload
+def scaled_dot_product_attention(
     query: ArrayLike,
     key: ArrayLike,
     value: ArrayLike,
-    attn_mask: ArrayLike | None,
-    is_causal: bool,
-    scale: float | None,
-    enable_gqa: bool,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, float | None, int, np.dtype]:
-    """Validate the public arguments of the attention functions; cast to the compute dtype.
+    attn_mask: ArrayLike | None = ...,
+    is_causal: bool = ...,
+    scale: float | None = ...,
+    enable_gqa: bool = ...,
+    return_weights: Literal[False] = ...,
+) -> np.ndarray: ...
 
-    Returns query, key, value (compute dtype), the mask (or None), the scale, the group size
-    and the output dtype.
-    """
-    q = as_float_array(query, "query")
-    k = as_float_array(key, "key")
-    v = as_float_array(value, "value")
-    check_causal_args(attn_mask, is_causal)
-    scale = check_scale(scale)
-    scores_shape, group = check_qkv(q, k, v, bool(enable_gqa))
-    mask = None if attn_mask is None else check_mask(attn_mask, scores_shape, "attn_mask")
-    out_dtype = np.result_type(q, k, v)
-    cdt = compute_dtype(out_dtype)
-    q, k, v = (a.astype(cdt, copy=False) for a in (q, k, v))
-    return q, k, v, mask, scale, group, out_dtype
+
+@overload
+def scaled_dot_product_attention(
+    query: ArrayLike,
+    key: ArrayLike,
+    value: ArrayLike,
+    attn_mask: ArrayLike | None = ...,
+    is_causal: bool = ...,
+    scale: float | None = ...,
+    enable_gqa: bool = ...,
+    *,
+    return_weights: Literal[True],
+) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+@overload
+def scaled_dot_product_attention(
+    query: ArrayLike,
+    key: ArrayLike,
+    value: ArrayLike,
+    attn_mask: ArrayLike | None = ...,
+    is_causal: bool = ...,
+    scale: float | None = ...,
+    enable_gqa: bool = ...,
+    return_weights: bool = ...,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]: ...
 
 
 def scaled_dot_product_attention(
@@ -440,15 +298,8 @@ def scaled_dot_product_attention(
     >>> scaled_dot_product_attention(q, k, v, attn_mask=mask).tolist()
     [[1.0, 0.0], [0.0, 0.0]]
     """
-    q, k, v, mask, scale, group, out_dtype = prepare(
-        query, key, value, attn_mask, is_causal, scale, enable_gqa
-    )
-    L, S = q.shape[-2], k.shape[-2]
-    if not return_weights and L * S >= FAST_MIN_SCORES:
-        out = attend_fast(q, k, v, mask, bool(is_causal), scale, group)  # (..., H, L, Ev)
-        return out.astype(out_dtype, copy=False)
-    out, probs = attend(q, k, v, mask, bool(is_causal), scale, group)
-    if return_weights:
-        weights = broadcast_weights(probs, out).astype(out_dtype, copy=False)
-        return out.astype(out_dtype, copy=False), weights
-    return out.astype(out_dtype, copy=False)
+    p = prepare(query, key, value, attn_mask, is_causal, scale, enable_gqa)
+    out, weights = _sdpa(p, return_weights=bool(return_weights))
+    if weights is not None:
+        return out.astype(p.out_dtype, copy=False), weights.astype(p.out_dtype, copy=False)
+    return out.astype(p.out_dtype, copy=False)

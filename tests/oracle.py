@@ -237,3 +237,51 @@ def additive(query, key, value, w_query, w_key, v, mask=None):
             weights[idx][i] = w
             out[idx][i] = _weighted_sum(w, vb)
     return out, weights
+
+
+def flex(
+    query, key, value, score_mod=None, mask_mod=None, scale=None, enable_gqa=False, sinks=None
+):
+    """FlexAttention by loops. Returns ``(out (B, H, L, Ev), lse (B, H, L))`` in float64.
+
+    query (B, H, L, E), key/value (B, Hkv, S, .); query head ``h`` reads kv head
+    ``h // (H // Hkv)`` (``Hkv = H`` without ``enable_gqa``; B of size 1 broadcasts). The mods
+    are called once per score with Python ints: ``score_mod(score, b, h, i, j)`` with a Python
+    float score, ``mask_mod(b, h, i, j)`` returning a truth value. ``sinks`` (H,): one more
+    logit per row of head ``h`` in the denominator, with no value. A row with no allowed key
+    gives zeros and lse ``-inf`` (``sinks[h]`` with sinks).
+    """
+    q, k, v = _f64(query), _f64(key), _f64(value)
+    B = max(q.shape[0], k.shape[0], v.shape[0])
+    H, L, E = q.shape[1:]
+    Hkv, S = k.shape[1:3]
+    Ev = v.shape[-1]
+    G = H // Hkv if enable_gqa else 1
+    if scale is None:
+        scale = 1.0 / math.sqrt(E)
+    out = np.zeros((B, H, L, Ev))
+    lse = np.zeros((B, H, L))
+    for b in range(B):
+        qb, kb, vb = q[min(b, q.shape[0] - 1)], k[min(b, k.shape[0] - 1)], v[min(b, v.shape[0] - 1)]
+        for h in range(H):
+            g = h // G if enable_gqa else min(h, Hkv - 1)
+            for i in range(L):
+                scores = []
+                for j in range(S):
+                    if mask_mod is not None and not bool(mask_mod(b, h, i, j)):
+                        scores.append(NEG_INF)
+                        continue
+                    s = scale * _dot(qb[h, i], kb[g, j])
+                    if score_mod is not None:
+                        s = float(score_mod(s, b, h, i, j))
+                    scores.append(s)
+                row = scores if sinks is None else [*scores, float(sinks[h])]
+                w = softmax_row(row)
+                finite = [s for s in row if s != NEG_INF]
+                if not finite:
+                    lse[b, h, i] = NEG_INF
+                else:
+                    m = max(finite)
+                    lse[b, h, i] = m + math.log(math.fsum(math.exp(s - m) for s in finite))
+                out[b, h, i] = _weighted_sum(w[:S], vb[g])
+    return out, lse

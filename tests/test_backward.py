@@ -22,12 +22,13 @@ import re
 
 import numpy as np
 import pytest
+from conftest import BACKWARD_PATHS, mask_of_kind, normal
 from oracle import ATOL_F64, RTOL_F64
 
-import attention_ref._backward as backward_module
 from attention_ref import scaled_dot_product_attention, sdpa_backward
-from attention_ref._backward import backward_plain
-from attention_ref._checks import check_qkv
+from attention_ref._backward import _backward, backward_plain
+from attention_ref._checks import check_qkv, prepare
+from attention_ref._sdpa import FAST_MIN_SCORES
 
 # Central differences: f'(x) = (f(x + h) - f(x - h)) / 2h + O(h^2 f''') with a rounding error
 # O(eps64 |f| / h). h = 1e-5 balances the two near eps64^(1/3); with |f| ~ 10 and derivatives
@@ -36,23 +37,6 @@ from attention_ref._checks import check_qkv
 FD_STEP = 1e-5
 FD_RTOL = 1e-6
 FD_ATOL = 1e-7
-
-
-def _normal(rng, shape, dtype=np.float64):
-    return rng.normal(size=shape).astype(dtype)
-
-
-def _mask(rng, kind, L, S):
-    if kind in ("none", "causal"):
-        return None, kind == "causal"
-    if kind == "bool":
-        mask = rng.random((L, S)) < 0.6
-        mask[1] = False  # a fully masked row
-        return mask, False
-    mask = rng.normal(size=(L, S))
-    mask[rng.random((L, S)) < 0.2] = -np.inf
-    mask[2] = -np.inf  # a fully masked row
-    return mask, False
 
 
 def _central_differences(f, x):
@@ -67,7 +51,7 @@ def _central_differences(f, x):
 
 def _check_against_central_differences(rng, q, k, v, **kwargs):
     out = scaled_dot_product_attention(q, k, v, **kwargs)
-    d_out = _normal(rng, out.shape)
+    d_out = normal(rng, out.shape)
     grads = sdpa_backward(d_out, q, k, v, **kwargs)
 
     def loss(q_, k_, v_):
@@ -91,33 +75,42 @@ def _check_against_central_differences(rng, q, k, v, **kwargs):
 @pytest.mark.parametrize("kind", ["none", "bool", "float", "causal"])
 @pytest.mark.parametrize(("L", "S"), [(4, 6), (6, 4)])
 def test_central_differences_every_mask_kind(rng, kind, L, S):
-    q, k, v = _normal(rng, (2, L, 3)), _normal(rng, (2, S, 3)), _normal(rng, (2, S, 2))
-    mask, causal = _mask(rng, kind, L, S)
+    q, k, v = normal(rng, (2, L, 3)), normal(rng, (2, S, 3)), normal(rng, (2, S, 2))
+    mask, causal = mask_of_kind(rng, kind, L, S)
     _check_against_central_differences(rng, q, k, v, attn_mask=mask, is_causal=causal)
 
 
 @pytest.mark.parametrize("scale", [0.3, -1.5])
 def test_central_differences_scale(rng, scale):
-    q, k, v = _normal(rng, (4, 3)), _normal(rng, (5, 3)), _normal(rng, (5, 2))
+    q, k, v = normal(rng, (4, 3)), normal(rng, (5, 3)), normal(rng, (5, 2))
     _check_against_central_differences(rng, q, k, v, scale=scale)
 
 
 def test_central_differences_gqa_and_broadcast(rng):
-    q = _normal(rng, (2, 4, 3, 2))  # (B, H, L, E)
-    k = _normal(rng, (1, 2, 5, 2))  # (1, Hkv, S, E): broadcast over B, shared by 2 heads
-    v = _normal(rng, (1, 2, 5, 2))
+    q = normal(rng, (2, 4, 3, 2))  # (B, H, L, E)
+    k = normal(rng, (1, 2, 5, 2))  # (1, Hkv, S, E): broadcast over B, shared by 2 heads
+    v = normal(rng, (1, 2, 5, 2))
     _check_against_central_differences(rng, q, k, v, enable_gqa=True)
     k1, v1 = k[:, :1], v[:, :1]  # one head, broadcast to the query's four
     _check_against_central_differences(rng, q, k1, v1, is_causal=True)
 
 
-def test_central_differences_large_enough_for_the_blocked_path(rng, monkeypatch):
-    monkeypatch.setattr(backward_module, "BACKWARD_ROWS", 3)
-    monkeypatch.setattr(backward_module, "FAST_MIN_SCORES", 1)
-    q, k, v = _normal(rng, (7, 2)), _normal(rng, (9, 2)), _normal(rng, (9, 2))
-    mask = rng.random((7, 9)) < 0.7
-    _check_against_central_differences(rng, q, k, v, attn_mask=mask)
-    _check_against_central_differences(rng, q, k, v, is_causal=True)
+def test_central_differences_on_the_blocked_path(rng):
+    q, k, v = normal(rng, (7, 2)), normal(rng, (9, 2)), normal(rng, (9, 2))
+    blocked = BACKWARD_PATHS["tiled-7"]
+    for kwargs in ({"attn_mask": rng.random((7, 9)) < 0.7}, {"is_causal": True}):
+        out = scaled_dot_product_attention(q, k, v, **kwargs)
+        d_out = normal(rng, out.shape)
+        d_q, d_k, d_v = blocked(d_out, q, k, v, **kwargs)
+        for x, grad in ((q, d_q), (k, d_k), (v, d_v)):
+
+            def loss(x_, x=x, kwargs=kwargs, d_out=d_out):
+                args = [x_ if a is x else a for a in (q, k, v)]
+                return float(np.sum(scaled_dot_product_attention(*args, **kwargs) * d_out))
+
+            np.testing.assert_allclose(
+                grad, _central_differences(loss, x), rtol=FD_RTOL, atol=FD_ATOL
+            )
 
 
 # --- identities ------------------------------------------------------------------------------
@@ -126,12 +119,12 @@ def test_central_differences_large_enough_for_the_blocked_path(rng, monkeypatch)
 @pytest.mark.parametrize("kind", ["none", "bool", "float", "causal"])
 def test_identities(rng, kind):
     L, S = 6, 9
-    q, k, v = _normal(rng, (2, 3, L, 4)), _normal(rng, (2, 3, S, 4)), _normal(rng, (2, 3, S, 5))
-    mask, causal = _mask(rng, kind, L, S)
+    q, k, v = normal(rng, (2, 3, L, 4)), normal(rng, (2, 3, S, 4)), normal(rng, (2, 3, S, 5))
+    mask, causal = mask_of_kind(rng, kind, L, S)
     out, probs = scaled_dot_product_attention(
         q, k, v, attn_mask=mask, is_causal=causal, return_weights=True
     )
-    d_out = _normal(rng, out.shape)
+    d_out = normal(rng, out.shape)
     d_q, d_k, d_v = sdpa_backward(d_out, q, k, v, attn_mask=mask, is_causal=causal)
 
     def close(a, b):
@@ -144,10 +137,10 @@ def test_identities(rng, kind):
 
 
 def test_fully_masked_rows_give_zero_gradients(rng):
-    q, k, v = _normal(rng, (5, 3)), _normal(rng, (6, 3)), _normal(rng, (6, 2))
+    q, k, v = normal(rng, (5, 3)), normal(rng, (6, 3)), normal(rng, (6, 2))
     mask = rng.random((5, 6)) < 0.7
     mask[2] = False
-    d_out = _normal(rng, (5, 2))
+    d_out = normal(rng, (5, 2))
     d_q, d_k, d_v = sdpa_backward(d_out, q, k, v, attn_mask=mask)
     np.testing.assert_array_equal(d_q[2], 0.0)
     d_out_without_row = d_out.copy()
@@ -175,9 +168,9 @@ def test_single_key_closed_form():
 @pytest.mark.parametrize("causal", [False, True])
 def test_gqa_gradients_are_sums_over_the_repeated_heads(rng, causal):
     G = 3
-    q = _normal(rng, (2, 6, 5, 4))  # (B, H, L, E)
-    k, v = _normal(rng, (2, 2, 7, 4)), _normal(rng, (2, 2, 7, 3))  # (B, Hkv, S, .)
-    d_out = _normal(rng, (2, 6, 5, 3))
+    q = normal(rng, (2, 6, 5, 4))  # (B, H, L, E)
+    k, v = normal(rng, (2, 2, 7, 4)), normal(rng, (2, 2, 7, 3))  # (B, Hkv, S, .)
+    d_out = normal(rng, (2, 6, 5, 3))
     d_q, d_k, d_v = sdpa_backward(d_out, q, k, v, is_causal=causal, enable_gqa=True)
     k_rep, v_rep = np.repeat(k, G, axis=1), np.repeat(v, G, axis=1)  # repeat_interleave
     d_q_mha, d_k_mha, d_v_mha = sdpa_backward(d_out, q, k_rep, v_rep, is_causal=causal)
@@ -189,10 +182,10 @@ def test_gqa_gradients_are_sums_over_the_repeated_heads(rng, causal):
 
 
 def test_broadcast_inputs_get_summed_gradients(rng):
-    q = _normal(rng, (2, 1, 5, 4))
-    k = _normal(rng, (7, 4))
-    v = _normal(rng, (1, 3, 7, 2))
-    d_out = _normal(rng, (2, 3, 5, 2))
+    q = normal(rng, (2, 1, 5, 4))
+    k = normal(rng, (7, 4))
+    v = normal(rng, (1, 3, 7, 2))
+    d_out = normal(rng, (2, 3, 5, 2))
     d_q, d_k, d_v = sdpa_backward(d_out, q, k, v)
     assert (d_q.shape, d_k.shape, d_v.shape) == (q.shape, k.shape, v.shape)
     full = (2, 3)
@@ -218,31 +211,18 @@ def test_broadcast_inputs_get_summed_gradients(rng):
         ((9, 5), (20, 5), False),
     ],
 )
-def test_blocked_equals_plain(rng, monkeypatch, rows, kind, q_shape, kv_shape, gqa):
-    monkeypatch.setattr(backward_module, "BACKWARD_ROWS", rows)
-    monkeypatch.setattr(backward_module, "FAST_MIN_SCORES", 1)
-    q, k, v = _normal(rng, q_shape), _normal(rng, kv_shape), _normal(rng, (*kv_shape[:-1], 3))
-    mask, causal = _mask(rng, kind, q_shape[-2], kv_shape[-2])
+def test_blocked_equals_plain(rng, rows, kind, q_shape, kv_shape, gqa):
+    q, k, v = normal(rng, q_shape), normal(rng, kv_shape), normal(rng, (*kv_shape[:-1], 3))
+    mask, causal = mask_of_kind(rng, kind, q_shape[-2], kv_shape[-2])
     out = scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal, enable_gqa=gqa)
-    d_out = _normal(rng, out.shape)
-    blocked = sdpa_backward(d_out, q, k, v, attn_mask=mask, is_causal=causal, enable_gqa=gqa)
+    d_out = normal(rng, out.shape)
+    p = prepare(q, k, v, mask, causal, None, gqa, grad_output=d_out)
+    blocked = _backward(p, path="tiled", block_q=rows)
     group = check_qkv(q, k, v, gqa)[1]
-    plain = backward_plain(d_out, q, k, v, mask, causal, None, group)
-    for b, p in zip(blocked, plain, strict=True):
-        assert b.shape == p.shape
-        np.testing.assert_allclose(b, p, rtol=RTOL_F64, atol=ATOL_F64)
-
-
-def test_large_input_takes_the_blocked_path(rng, monkeypatch):
-    calls = []
-    real = backward_module.backward_rows
-    monkeypatch.setattr(backward_module, "backward_rows", lambda *a: calls.append(1) or real(*a))
-    L = math.isqrt(backward_module.FAST_MIN_SCORES)  # just large enough
-    q, k, v = (_normal(rng, (2, L, 4)) for _ in range(3))
-    sdpa_backward(_normal(rng, (2, L, 4)), q, k, v)
-    assert len(calls) == 2  # one per head
-    sdpa_backward(_normal(rng, (2, L - 1, 4)), q[:, 1:], k, v)
-    assert len(calls) == 2  # one query fewer: the plain path
+    plain = backward_plain(d_out, q, k, v, mask=mask, is_causal=causal, group=group)
+    for b, p_ in zip(blocked, plain, strict=True):
+        assert b.shape == p_.shape
+        np.testing.assert_allclose(b, p_, rtol=RTOL_F64, atol=ATOL_F64)
 
 
 # --- dtypes, arguments, no mutation ----------------------------------------------------------
@@ -259,7 +239,7 @@ def test_large_input_takes_the_blocked_path(rng, monkeypatch):
 )
 def test_dtypes_follow_result_type(rng, dtypes, expected):
     shapes = ((2, 6, 2), (2, 6, 4), (2, 9, 4), (2, 9, 2))  # grad_output, query, key, value
-    d_out, q, k, v = (_normal(rng, s, dt) for s, dt in zip(shapes, dtypes, strict=True))
+    d_out, q, k, v = (normal(rng, s, dt) for s, dt in zip(shapes, dtypes, strict=True))
     grads = sdpa_backward(d_out, q, k, v)
     reference = sdpa_backward(*(a.astype(np.float64) for a in (d_out, q, k, v)))
     for g, r in zip(grads, reference, strict=True):
@@ -270,22 +250,22 @@ def test_dtypes_follow_result_type(rng, dtypes, expected):
 
 @pytest.mark.parametrize("shape", [(2, 6, 3), (6, 2), (1, 6, 2), (2, 6, 2, 1)])
 def test_grad_output_must_have_the_output_shape(rng, shape):
-    q, k, v = _normal(rng, (2, 6, 4)), _normal(rng, (2, 9, 4)), _normal(rng, (2, 9, 2))
+    q, k, v = normal(rng, (2, 6, 4)), normal(rng, (2, 9, 4)), normal(rng, (2, 9, 2))
     expected = re.escape(str((2, 6, 2))) + ".*" + re.escape(str(shape))
     with pytest.raises(ValueError, match="grad_output.*" + expected):
-        sdpa_backward(_normal(rng, shape), q, k, v)
+        sdpa_backward(normal(rng, shape), q, k, v)
 
 
 def test_grad_output_must_be_floating_point(rng):
-    q, k, v = _normal(rng, (6, 4)), _normal(rng, (9, 4)), _normal(rng, (9, 2))
+    q, k, v = normal(rng, (6, 4)), normal(rng, (9, 4)), normal(rng, (9, 2))
     with pytest.raises(TypeError, match="grad_output"):
         sdpa_backward(np.ones((6, 2), dtype=np.int64), q, k, v)
 
 
 def test_inputs_not_mutated_and_read_only_accepted(rng):
-    for L in (5, math.isqrt(backward_module.FAST_MIN_SCORES)):  # the plain and the blocked path
-        q, k, v = _normal(rng, (2, L, 4)), _normal(rng, (2, L, 4)), _normal(rng, (2, L, 3))
-        d_out = _normal(rng, (2, L, 3))
+    for L in (5, math.isqrt(FAST_MIN_SCORES)):  # the plain and the blocked path
+        q, k, v = normal(rng, (2, L, 4)), normal(rng, (2, L, 4)), normal(rng, (2, L, 3))
+        d_out = normal(rng, (2, L, 3))
         fmask = rng.normal(size=(L, L))
         arrays = (d_out, q, k, v, fmask)
         copies = [a.copy() for a in arrays]
@@ -303,11 +283,11 @@ def test_inputs_not_mutated_and_read_only_accepted(rng):
 @pytest.mark.parametrize("kind", ["none", "bool", "float", "causal"])
 def test_against_torch_autograd(rng, kind):
     torch = pytest.importorskip("torch", reason="torch is optional (an independent oracle)")
-    q, k, v = _normal(rng, (2, 4, 6, 3)), _normal(rng, (2, 2, 8, 3)), _normal(rng, (2, 2, 8, 5))
-    mask, causal = _mask(rng, kind, 6, 8)
+    q, k, v = normal(rng, (2, 4, 6, 3)), normal(rng, (2, 2, 8, 3)), normal(rng, (2, 2, 8, 5))
+    mask, causal = mask_of_kind(rng, kind, 6, 8)
     if mask is not None:  # torch gives NaN gradients for fully masked rows: keep none here
         mask[1:3] = True if mask.dtype == np.bool_ else 0.0
-    d_out = _normal(rng, (2, 4, 6, 5))
+    d_out = normal(rng, (2, 4, 6, 5))
     grads = sdpa_backward(d_out, q, k, v, attn_mask=mask, is_causal=causal, enable_gqa=True)
     tq, tk, tv = (torch.tensor(a, requires_grad=True) for a in (q, k, v))
     t_mask = None if mask is None else torch.tensor(mask)

@@ -11,8 +11,9 @@ Oracles:
 
 Block sizes 1, 7, 97 and 128 are used with lengths they divide and lengths they do not, so the
 last block is sometimes full and sometimes short. The kernel's query tiles are large by default
-(thousands of rows), so the ``small_tiles`` fixture shrinks them to exercise the tiling of
-queries (and causal tile skipping) at test sizes.
+(thousands of rows), so the ``tiles`` fixture also passes tiles of 3 query rows (by argument, to
+the private ``_flash``) to exercise the tiling of queries (and causal tile skipping) at test
+sizes.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import tracemalloc
 
 import numpy as np
 import pytest
+from conftest import mask_of_kind, normal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from oracle import ATOL_F64, RTOL_F64
@@ -29,6 +31,7 @@ from oracle import sdpa as sdpa_oracle
 
 import attention_ref._flash as flash_module
 from attention_ref import flash_attention, padding_mask, scaled_dot_product_attention
+from attention_ref._checks import prepare
 from attention_ref._flash import online_softmax_attention
 
 EPS32 = float(np.finfo(np.float32).eps)
@@ -59,46 +62,38 @@ def _lengths(block, divides):
     return {1: (5, 9), 7: (13, 23), 97: (50, 150), 128: (100, 300)}[block]
 
 
-def _normal(rng, shape, dtype=np.float64, scale=1.0):
-    return (scale * rng.normal(size=shape)).astype(dtype)
-
-
 def _qkv(rng, L, S, lead=(2,), E=5, Ev=3, dtype=np.float64):
     return (
-        _normal(rng, (*lead, L, E), dtype),
-        _normal(rng, (*lead, S, E), dtype),
-        _normal(rng, (*lead, S, Ev), dtype),
+        normal(rng, (*lead, L, E), dtype),
+        normal(rng, (*lead, S, E), dtype),
+        normal(rng, (*lead, S, Ev), dtype),
     )
 
 
-def _mask(rng, kind, L, S):
-    """A mask of the given kind; returns (attn_mask, is_causal)."""
-    if kind == "none":
-        return None, False
-    if kind == "causal":
-        return None, True
-    if kind == "bool":
-        mask = rng.random((L, S)) < 0.6
-        mask[min(1, L - 1), :] = False  # a fully masked row
-        mask[:, : S // 2] &= rng.random(S // 2) < 0.1  # whole blocks masked, mostly
-        return mask, False
-    mask = rng.normal(scale=2.0, size=(L, S))
-    mask[rng.random((L, S)) < 0.2] = -np.inf
-    mask[L - 1, :] = -np.inf  # a fully masked row
-    return mask, False
-
-
-@pytest.fixture(params=["default tiles", "small tiles"])
-def tiles(request, monkeypatch):
-    """Run a test with the default query tiles, and with tiles of a few queries."""
-    if request.param == "small tiles":
-        monkeypatch.setattr(flash_module, "TILE_SCORES", 64)
-        monkeypatch.setattr(flash_module, "CAUSAL_ROWS", 3)
+@pytest.fixture(params=[None, 3], ids=["default tiles", "small tiles"])
+def tiles(request):
+    """Query rows per tile: the default (thousands), and 3 (several tiles at test sizes)."""
     return request.param
 
 
-def _assert_equal_to_sdpa(q, k, v, block_size, **kwargs):
-    out = flash_attention(q, k, v, block_size=block_size, **kwargs)
+def _flash(q, k, v, block_size, block_q=None, return_lse=False, **kwargs):
+    """flash_attention with `block_q` query rows per tile (None: its default)."""
+    p = prepare(
+        q,
+        k,
+        v,
+        kwargs.get("attn_mask"),
+        kwargs.get("is_causal", False),
+        kwargs.get("scale"),
+        kwargs.get("enable_gqa", False),
+    )
+    out, lse = flash_module._flash(p, block_size=block_size, block_q=block_q)
+    out, lse = out.astype(p.out_dtype), lse.astype(p.out_dtype)
+    return (out, lse) if return_lse else out
+
+
+def _assert_equal_to_sdpa(q, k, v, block_size, block_q=None, **kwargs):
+    out = _flash(q, k, v, block_size, block_q=block_q, **kwargs)
     expected = scaled_dot_product_attention(q, k, v, return_weights=True, **kwargs)[0]
     assert out.shape == expected.shape
     assert out.dtype == expected.dtype
@@ -115,15 +110,15 @@ def _assert_equal_to_sdpa(q, k, v, block_size, **kwargs):
 def test_equals_sdpa_for_block_sizes_and_masks(rng, tiles, block_size, divides, kind):
     L, S = _lengths(block_size, divides)
     q, k, v = _qkv(rng, L, S)
-    mask, causal = _mask(rng, kind, L, S)
-    _assert_equal_to_sdpa(q, k, v, block_size, attn_mask=mask, is_causal=causal)
+    mask, causal = mask_of_kind(rng, kind, L, S)
+    _assert_equal_to_sdpa(q, k, v, block_size, block_q=tiles, attn_mask=mask, is_causal=causal)
 
 
 @pytest.mark.parametrize(("L", "S"), [(5, 23), (23, 5), (16, 16), (1, 9), (9, 1), (40, 97)])
 @pytest.mark.parametrize("block_size", [1, 4, 7, 128])
 def test_causal_with_L_below_and_above_S(rng, tiles, L, S, block_size):
     q, k, v = _qkv(rng, L, S, lead=(2, 2))
-    out = _assert_equal_to_sdpa(q, k, v, block_size, is_causal=True)
+    out = _assert_equal_to_sdpa(q, k, v, block_size, block_q=tiles, is_causal=True)
     np.testing.assert_allclose(out[..., 0, :], v[..., 0, :], rtol=1e-14)  # row 0 sees key 0
 
 
@@ -137,13 +132,13 @@ def test_masks_broadcast(rng, tiles, mask_shape, mask_dtype):
         mask = rng.random(mask_shape) < 0.6
     else:
         mask = rng.normal(size=mask_shape).astype(mask_dtype)
-    _assert_equal_to_sdpa(q, k, v, 4, attn_mask=mask)
+    _assert_equal_to_sdpa(q, k, v, 4, block_q=tiles, attn_mask=mask)
 
 
 def test_key_padding_mask_skips_padded_blocks(rng, tiles):
     q, k, v = _qkv(rng, 9, 40, lead=(3, 2))
     keep = padding_mask([40, 11, 0], 40)[:, None, None, :]  # (B, 1, 1, S)
-    out = _assert_equal_to_sdpa(q, k, v, 8, attn_mask=keep)
+    out = _assert_equal_to_sdpa(q, k, v, 8, block_q=tiles, attn_mask=keep)
     np.testing.assert_array_equal(out[2], 0.0)  # no real token: zeros
 
 
@@ -160,7 +155,7 @@ SHAPES = {
 @pytest.mark.parametrize("name", SHAPES)
 def test_shapes_against_the_loop_oracle(rng, name):
     q_shape, k_shape, v_shape = SHAPES[name]
-    q, k, v = (_normal(rng, s) for s in (q_shape, k_shape, v_shape))
+    q, k, v = (normal(rng, s) for s in (q_shape, k_shape, v_shape))
     out = flash_attention(q, k, v, block_size=4)
     expected, _ = sdpa_oracle(q, k, v)
     assert out.shape == expected.shape
@@ -172,11 +167,11 @@ def test_shapes_against_the_loop_oracle(rng, name):
     [((2, 6, 7, 5), (2, 2, 13, 5)), ((2, 5, 7, 4), (2, 1, 13, 4)), ((2, 4, 7, 5), (1, 2, 13, 5))],
 )
 def test_gqa(rng, tiles, q_shape, kv_shape):
-    q = _normal(rng, q_shape)
-    k = _normal(rng, kv_shape)
-    v = _normal(rng, (*kv_shape[:-1], 3))
-    _assert_equal_to_sdpa(q, k, v, 5, enable_gqa=True)
-    _assert_equal_to_sdpa(q, k, v, 5, enable_gqa=True, is_causal=True)
+    q = normal(rng, q_shape)
+    k = normal(rng, kv_shape)
+    v = normal(rng, (*kv_shape[:-1], 3))
+    _assert_equal_to_sdpa(q, k, v, 5, block_q=tiles, enable_gqa=True)
+    _assert_equal_to_sdpa(q, k, v, 5, block_q=tiles, enable_gqa=True, is_causal=True)
 
 
 @pytest.mark.parametrize("scale", [0.37, 2.0, -0.5, 0.0])
@@ -200,7 +195,7 @@ def test_online_softmax_reference_equals_sdpa(rng):
         for kind in ["none", "bool", "float", "causal"]:
             L, S = _lengths(block_size, divides=False)
             q, k, v = _qkv(rng, L, S, lead=())
-            mask, causal = _mask(rng, kind, L, S)
+            mask, causal = mask_of_kind(rng, kind, L, S)
             out, lse = online_softmax_attention(q, k, v, mask, causal, None, block_size)
             expected = scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal)
             np.testing.assert_allclose(out, expected, rtol=RTOL_F64, atol=ATOL_F64)
@@ -220,7 +215,7 @@ def test_online_softmax_reference_equals_sdpa(rng):
 def test_property_equals_sdpa(L, S, block_size, seed, kind):
     rng = np.random.default_rng(seed)
     q, k, v = _qkv(rng, L, S, lead=(2,), E=3, Ev=2)
-    mask, causal = _mask(rng, kind, L, S)
+    mask, causal = mask_of_kind(rng, kind, L, S)
     _assert_equal_to_sdpa(q, k, v, block_size, attn_mask=mask, is_causal=causal)
 
 
@@ -260,16 +255,16 @@ def _logsumexp_oracle(q, k, mask=None, is_causal=False, scale=None):
 def test_return_lse_equals_float64_logsumexp(rng, tiles, kind, block_size):
     L, S = 11, 30
     q, k, v = _qkv(rng, L, S, lead=())
-    mask, causal = _mask(rng, kind, L, S)
-    out, lse = flash_attention(
-        q, k, v, attn_mask=mask, is_causal=causal, block_size=block_size, return_lse=True
+    mask, causal = mask_of_kind(rng, kind, L, S)
+    out, lse = _flash(
+        q, k, v, block_size, block_q=tiles, attn_mask=mask, is_causal=causal, return_lse=True
     )
     assert lse.shape == (L,)
     assert lse.dtype == np.float64
     np.testing.assert_allclose(
         lse, _logsumexp_oracle(q, k, mask, causal), rtol=RTOL_F64, atol=ATOL_F64
     )
-    out_alone = flash_attention(q, k, v, mask, causal, block_size=block_size)
+    out_alone = _flash(q, k, v, block_size, block_q=tiles, attn_mask=mask, is_causal=causal)
     np.testing.assert_array_equal(out, out_alone)
 
 
@@ -315,9 +310,9 @@ def test_rescaling_when_the_maximum_moves(rng, order):
 
 
 def test_huge_logits(rng):
-    q = _normal(rng, (2, 7, 4), scale=80.0)
-    k = _normal(rng, (2, 13, 4), scale=80.0)
-    v = _normal(rng, (2, 13, 3))
+    q = normal(rng, (2, 7, 4), scale=80.0)
+    k = normal(rng, (2, 13, 4), scale=80.0)
+    v = normal(rng, (2, 13, 3))
     out = flash_attention(q, k, v, block_size=3)
     expected, _ = sdpa_oracle(q, k, v)
     assert np.abs(q @ np.swapaxes(k, -1, -2) / 2).max() > 1e3  # the scores really are huge
@@ -373,7 +368,7 @@ def test_float32_stays_float32_and_is_accurate(rng):
 )
 def test_dtypes_follow_result_type(rng, dtypes, expected):
     shapes = ((2, 7, 5), (2, 13, 5), (2, 13, 3))
-    q, k, v = (_normal(rng, s, dt) for s, dt in zip(shapes, dtypes, strict=True))
+    q, k, v = (normal(rng, s, dt) for s, dt in zip(shapes, dtypes, strict=True))
     out, lse = flash_attention(q, k, v, block_size=4, return_lse=True)
     assert out.dtype == expected
     assert lse.dtype == expected
@@ -404,11 +399,11 @@ def _peak_bytes(f):
 def test_peak_memory_is_order_L_times_block(rng, dtype):
     L, E, Ev, block = 256, 16, 16, 32
     itemsize = np.dtype(dtype).itemsize
-    q = _normal(rng, (L, E), dtype)
+    q = normal(rng, (L, E), dtype)
     peaks = {}
     for S in (512, 4096):
-        k = _normal(rng, (S, E), dtype)
-        v = _normal(rng, (S, Ev), dtype)
+        k = normal(rng, (S, E), dtype)
+        v = normal(rng, (S, Ev), dtype)
         peaks[S] = _peak_bytes(lambda k=k, v=v: flash_attention(q, k, v, block_size=block))
     output = L * Ev * itemsize
     budget = MEMORY_FACTOR * L * (block + E + Ev + 3) * itemsize + output
@@ -423,7 +418,7 @@ def test_float32_computes_in_float32(rng):
     L, S, E = 256, 2048, 16
     peaks = {}
     for dtype in (np.float32, np.float64):
-        q, k, v = (_normal(rng, (n, E), dtype) for n in (L, S, S))
+        q, k, v = (normal(rng, (n, E), dtype) for n in (L, S, S))
         peaks[dtype] = _peak_bytes(lambda q=q, k=k, v=v: flash_attention(q, k, v, block_size=64))
     assert peaks[np.float32] < 0.6 * peaks[np.float64], peaks
 

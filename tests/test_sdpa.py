@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 import pytest
+from conftest import normal
 from oracle import ATOL_F64, RTOL_F64
 from oracle import sdpa as sdpa_oracle
 
@@ -41,12 +42,8 @@ FLOOR_F32 = EPS32
 RTOL_HUGE = 1e-9
 
 
-def _normal(rng, shape, dtype=np.float64, scale=1.0):
-    return (scale * rng.normal(size=shape)).astype(dtype)
-
-
 def _qkv(rng, q_shape, k_shape, v_shape, dtype=np.float64):
-    return _normal(rng, q_shape, dtype), _normal(rng, k_shape, dtype), _normal(rng, v_shape, dtype)
+    return normal(rng, q_shape, dtype), normal(rng, k_shape, dtype), normal(rng, v_shape, dtype)
 
 
 def _check(q, k, v, **kwargs):
@@ -350,9 +347,9 @@ def test_nan_in_float_mask_propagates(rng):
 
 
 def test_huge_logits_stay_finite(rng):
-    q = _normal(rng, (2, 7, 4), scale=80.0)
-    k = _normal(rng, (2, 13, 4), scale=80.0)
-    v = _normal(rng, (2, 13, 3))
+    q = normal(rng, (2, 7, 4), scale=80.0)
+    k = normal(rng, (2, 13, 4), scale=80.0)
+    v = normal(rng, (2, 13, 3))
     out, weights = scaled_dot_product_attention(q, k, v, return_weights=True)
     out_ref, weights_ref = sdpa_oracle(q, k, v)
     assert np.abs(q @ np.swapaxes(k, -1, -2) / 2).max() > 1e3  # the scores really are huge
@@ -422,7 +419,7 @@ def test_float32_in_float32_out_flash_attention_rule(rng):
 )
 def test_mixed_dtypes_follow_result_type(rng, dtypes, expected):
     shapes = ((2, 7, 5), (2, 13, 5), (2, 13, 3))
-    q, k, v = (_normal(rng, s, dt) for s, dt in zip(shapes, dtypes, strict=True))
+    q, k, v = (normal(rng, s, dt) for s, dt in zip(shapes, dtypes, strict=True))
     assert np.result_type(*dtypes) == expected
     out, weights = scaled_dot_product_attention(q, k, v, return_weights=True)
     assert out.dtype == expected
@@ -550,9 +547,9 @@ def test_long_sequences_reduced_precision(rng, dtype):
 
 
 def test_long_sequences_huge_logits(rng):
-    q = _normal(rng, (263, 4), scale=60.0)
-    k = _normal(rng, (257, 4), scale=60.0)
-    v = _normal(rng, (257, 2))
+    q = normal(rng, (263, 4), scale=60.0)
+    k = normal(rng, (257, 4), scale=60.0)
+    v = normal(rng, (257, 2))
     out = scaled_dot_product_attention(q, k, v)
     assert np.isfinite(out).all()
     np.testing.assert_allclose(out, sdpa_oracle(q, k, v)[0], rtol=RTOL_HUGE, atol=RTOL_HUGE)

@@ -64,7 +64,7 @@ BUILD_TIMEOUT = 600
 # Pages whose Python blocks may be shown without running (PyTorch and JAX are not installed
 # where the site is built): there, and only there, a block may say exec="off", and its title
 # must say "not run". Documented in docs/_writing.md.
-NOT_RUN_PAGES = {"conventions.md"}
+NOT_RUN_PAGES = {"conventions.md", "flex-attention.md"}
 PYTHON_LANGUAGES = {"python", "py", "python3", "py3", "pycon"}
 TRUE_VALUES = {"on", "1", "true", "yes"}
 SETUP_INCLUDE = '--8<-- "_setup.py"'

@@ -43,5 +43,6 @@ from ._check import check
 from ._cli import main
 from ._conventions import CONVENTIONS
 from ._report import CaseResult, Report
+from ._variants import check_variant as check_variant  # the variants' conventions (flex)
 
 __all__ = ["CONVENTIONS", "CaseResult", "Report", "check", "main"]

@@ -1,0 +1,885 @@
+r"""FlexAttention in NumPy: masks and scores as functions of the indices.
+
+`flex_attention` computes
+
+$$O = \operatorname{softmax}\bigl(\text{score\_mod}(c\, Q K^\top)
+\text{ with the positions where mask\_mod is False removed}\bigr)\, V$$
+
+where the mods (see `attention_ref.mods`) are elementwise functions of `(b, h, q_idx,
+kv_idx)`. The implementations of the same formula, side by side:
+
+- the **reference** (`reference_forward`, `reference_backward`): every score of every head in
+  one `(B, H, L, S)` array, the mods applied to the whole index arrays at once. It is the
+  definition, written to be read.
+- the **tiled loop** (`tiled_forward`, `tiled_backward`), which the public functions run
+  when there is a mod or sinks: tiles of `(1, Hc, Bq, Bk)` scores, the mods evaluated on each
+  tile with that tile's index arrays (once for all the heads of the tile), the online
+  softmax of FlashAttention across the tiles of keys, and **a tile whose mask is all False
+  skipped** before any of its scores is computed, so a sliding window of `w` keys costs
+  $O(L \times w)$, not $O(L \times S)$. Memory: a few tiles, never $O(L \times S)$.
+- the package's **tile engine** (`attention_ref._tiles`, through `ModMasks`), which runs a
+  call without mods exactly as `flash_attention` does, and can run any mask_mod (the tests
+  check it with every mask; see `on_engine` for why the loop runs masks).
+
+The tests run every check on every path, with tiny and odd tiles.
+
+Sinks (gpt-oss's attention sinks) are one logit per head that joins every row's denominator
+and contributes no value: $o_i = \sum_j e^{s_{ij}} v_j / (e^{\sigma_h} + \sum_j e^{s_{ij}})$.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from . import _tiles
+from ._backward import BLOCK_Q as BACKWARD_BLOCK_Q
+from ._backward import _sum_to_shape
+from ._checks import Prepared, as_float_array, check_positive, prepare
+from ._flash import TILE_SCORES as FLASH_TILE_SCORES
+
+#: Scores per tile on the tiled path (summed over the heads of the tile): $2^{18}$, 1 MiB in
+#: float32. Tiles are `Bq` queries by `Bk` keys by as many heads as fit.
+TILE_SCORES = 2**18
+#: Keys per tile on the tiled path; with `TILE_SCORES` this gives tiles of 256 x 128 for 8
+#: heads. Small enough that a sliding window of 512 keys wastes little on its partly masked
+#: tiles, large enough that the matrix products run near BLAS's speed.
+BLOCK_K = 128
+BLOCK_Q = 256
+
+
+@dataclass(frozen=True)
+class FlexCall:
+    """The arguments of a flex call, checked and cast once, as every path takes them.
+
+    `p` is the package's `Prepared` call (what the tile engine runs); q `(B, H, L, E)`,
+    k `(B, H // G, S, E)`, v `(B, H // G, S, Ev)` are its arrays broadcast to the scores'
+    batch and heads (read-only views, compute dtype); sinks `(H,)` or None.
+    """
+
+    p: Prepared
+    q: np.ndarray
+    k: np.ndarray
+    v: np.ndarray
+    score_mod: Any
+    mask_mod: Any
+    sinks: np.ndarray | None
+
+    @property
+    def scale(self) -> float:
+        return self.p.scale
+
+    @property
+    def group(self) -> int:
+        return self.p.group
+
+    @property
+    def out_dtype(self) -> np.dtype:
+        return self.p.out_dtype
+
+    @property
+    def scores_shape(self) -> tuple[int, int, int, int]:
+        B, H, L, S = self.p.scores_shape
+        return B, H, L, S
+
+
+_NO_GRAD = object()
+
+
+def prepare_flex(
+    query: ArrayLike,
+    key: ArrayLike,
+    value: ArrayLike,
+    score_mod: Any,
+    mask_mod: Any,
+    scale: object,
+    enable_gqa: bool,
+    sinks: ArrayLike | None,
+    grad_output: object = _NO_GRAD,
+) -> FlexCall:
+    """Validate the public arguments of `flex_attention` and `flex_backward` once.
+
+    The package's own checks (`attention_ref._checks.prepare`: dtypes, shapes, scale,
+    grad_output), then what only flex has: exactly 4-D inputs, callable mods, `sinks` `(H,)`.
+    """
+    for x, name, layout in (
+        (query, "query", "(B, H, L, E)"),
+        (key, "key", "(B, Hkv, S, E)"),
+        (value, "value", "(B, Hkv, S, Ev)"),
+    ):
+        if np.ndim(x) != 4:
+            raise ValueError(f"{name} must be 4-D {layout}, got shape {np.shape(x)}")
+    for mod, name in ((score_mod, "score_mod"), (mask_mod, "mask_mod")):
+        if mod is not None and not callable(mod):
+            raise TypeError(f"{name} must be None or a callable, got {mod!r}")
+    grad = {} if grad_output is _NO_GRAD else {"grad_output": grad_output}
+    p = prepare(query, key, value, None, False, scale, bool(enable_gqa), **grad)  # type: ignore[arg-type]
+    B, H, L, S = p.scores_shape
+    sink_arr = None
+    if sinks is not None:
+        sink_arr = as_float_array(sinks, "sinks")
+        if sink_arr.shape != (H,):
+            raise ValueError(
+                f"sinks must have shape (H,) = ({H},), one logit per query head of query "
+                f"{p.q.shape}, got shape {sink_arr.shape}"
+            )
+        sink_arr = sink_arr.astype(p.q.dtype)
+    Hkv = H // p.group
+    q = np.broadcast_to(p.q, (B, H, L, p.q.shape[-1]))
+    k = np.broadcast_to(p.k, (B, Hkv, S, p.k.shape[-1]))
+    v = np.broadcast_to(p.v, (B, Hkv, S, p.v.shape[-1]))
+    return FlexCall(p, q, k, v, score_mod, mask_mod, sink_arr)
+
+
+# --- evaluating the mods --------------------------------------------------------------------
+
+
+def eval_mask(mask_mod: Any, b: Any, h: Any, q_idx: Any, kv_idx: Any, shape: tuple) -> np.ndarray:
+    """Call `mask_mod` and check what it returns: a bool array broadcasting to `shape`."""
+    result = np.asarray(mask_mod(b, h, q_idx, kv_idx))
+    if result.dtype != np.bool_:
+        raise TypeError(
+            f"mask_mod must return a bool array (True = may attend), got dtype {result.dtype} "
+            f"(shape {result.shape}); compare instead of multiplying, e.g. kv_idx <= q_idx"
+        )
+    try:
+        fits = np.broadcast_shapes(result.shape, shape) == tuple(shape)
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(
+            f"mask_mod returned shape {result.shape}, which does not broadcast to the block "
+            f"of scores {tuple(shape)} (b, h, q_idx, kv_idx broadcast to it); a mask_mod must "
+            f"be elementwise in its arguments"
+        )
+    return result
+
+
+def eval_score(
+    score_mod: Any, score: np.ndarray, b: Any, h: Any, q_idx: Any, kv_idx: Any
+) -> np.ndarray:
+    """Call `score_mod` and check what it returns: floats of the score's shape."""
+    result = np.asarray(score_mod(score, b, h, q_idx, kv_idx))
+    if result.shape != score.shape:
+        raise ValueError(
+            f"score_mod must return scores of the shape it was given, {score.shape}, got "
+            f"shape {result.shape}; a score_mod must be elementwise"
+        )
+    if result.dtype.kind != "f":
+        raise TypeError(
+            f"score_mod must return floating-point scores, got dtype {result.dtype} "
+            f"(shape {result.shape})"
+        )
+    return result.astype(score.dtype, copy=False)
+
+
+def score_grad(call: FlexCall) -> Callable[..., Any]:
+    """The `grad` attribute of the call's score_mod, or `TypeError` naming it."""
+    grad = getattr(call.score_mod, "grad", None)
+    if not callable(grad):
+        name = getattr(call.score_mod, "__name__", repr(call.score_mod))
+        raise TypeError(
+            f"flex_backward needs the derivative of score_mod ({name}): give it an attribute "
+            f"score_mod.grad(score, b, h, q_idx, kv_idx) = d score_mod / d score (the mods "
+            f"of attention_ref.mods carry one)"
+        )
+    return grad
+
+
+def eval_grad(grad: Any, score: np.ndarray, b: Any, h: Any, q_idx: Any, kv_idx: Any) -> np.ndarray:
+    """Call `score_mod.grad`; its result must broadcast to the score's shape."""
+    result = np.asarray(grad(score, b, h, q_idx, kv_idx))
+    if result.dtype.kind not in "fiu":
+        raise TypeError(f"score_mod.grad must return real numbers, got dtype {result.dtype}")
+    try:
+        fits = np.broadcast_shapes(result.shape, score.shape) == score.shape
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(
+            f"score_mod.grad returned shape {result.shape}, which does not broadcast to the "
+            f"scores' shape {score.shape}"
+        )
+    return result.astype(score.dtype, copy=False)
+
+
+def index_arrays(
+    b: range | np.ndarray, h: range | np.ndarray, i: range, j: range
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The four index arrays of a block of scores `(b, h, i, j)`, each 4-D, broadcasting."""
+    return (
+        np.asarray(b, dtype=np.intp).reshape(-1, 1, 1, 1),
+        np.asarray(h, dtype=np.intp).reshape(1, -1, 1, 1),
+        np.asarray(i, dtype=np.intp).reshape(1, 1, -1, 1),
+        np.asarray(j, dtype=np.intp).reshape(1, 1, 1, -1),
+    )
+
+
+# --- the reference --------------------------------------------------------------------------
+
+
+def _kv_per_head(call: FlexCall) -> tuple[np.ndarray, np.ndarray]:
+    """key and value with one head per query head `(B, H, S, E)`: kv head `h // G`."""
+    if call.group == 1:
+        return call.k, call.v
+    return np.repeat(call.k, call.group, axis=1), np.repeat(call.v, call.group, axis=1)
+
+
+def reference_scores(call: FlexCall) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    r"""Every scaled score, modded and masked: `(raw, scores, allowed)`, each `(B, H, L, S)`.
+
+    `raw` is $c\, q \cdot k$, `scores` is `score_mod(raw)` with `-inf` where `mask_mod` is
+    False, `allowed` is the mask broadcast to `(B, H, L, S)` (None without a mask_mod).
+    """
+    B, H, L, S = call.scores_shape
+    k, _ = _kv_per_head(call)
+    raw = np.einsum("bhle,bhse->bhls", call.q, k) * call.q.dtype.type(call.scale)
+    idx = index_arrays(range(B), range(H), range(L), range(S))
+    scores = raw if call.score_mod is None else eval_score(call.score_mod, raw.copy(), *idx)
+    allowed = None
+    if call.mask_mod is not None:
+        allowed = np.broadcast_to(eval_mask(call.mask_mod, *idx, raw.shape), raw.shape)
+        scores = np.where(allowed, scores, -np.inf)
+    return raw, scores, allowed
+
+
+def reference_forward(call: FlexCall) -> tuple[np.ndarray, np.ndarray]:
+    """The definition: all `(B, H, L, S)` scores at once.
+
+    Returns out `(B, H, L, Ev)` and lse `(B, H, L)`.
+    """
+    _, scores, _ = reference_scores(call)
+    _, v = _kv_per_head(call)
+    m = scores.max(axis=-1)  # (B, H, L)
+    if call.sinks is not None:
+        m = np.maximum(m, call.sinks[:, None])  # the sink is one more logit of every row
+    shift = np.where(m == -np.inf, 0.0, m).astype(scores.dtype)  # fully masked rows: 0
+    probs = np.exp(scores - shift[..., None])  # (B, H, L, S), unnormalised
+    denom = probs.sum(axis=-1)  # (B, H, L)
+    if call.sinks is not None:
+        denom = denom + np.exp(call.sinks[:, None] - shift)
+    out = (probs @ v) / np.where(denom == 0.0, 1.0, denom)[..., None]  # (B, H, L, Ev)
+    lse = shift + np.log(denom, out=np.full_like(denom, -np.inf), where=denom > 0.0)
+    return out, lse
+
+
+def reference_backward(
+    call: FlexCall, d_out: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    r"""The vector-Jacobian product of `reference_forward`, over whole arrays.
+
+    With $z = \text{score\_mod}(s)$, $P$ the softmax of the masked $z$ (sinks in the
+    denominator), $dP = dO\, V^\top$ and $D_i = dO_i \cdot O_i$:
+    $dZ = P \circ (dP - D)$, $dS = dZ \circ \text{score\_mod}'(s)$,
+    $dQ = c\, dS\, K$, $dK = c\, dS^\top Q$, $dV = P^\top dO$, and
+    $d\sigma_h = -\sum_{b, i} e^{\sigma_h - \text{lse}_{bhi}} D_{bhi}$.
+    """
+    B, H, L, S = call.scores_shape
+    raw, scores, allowed = reference_scores(call)
+    out, lse = reference_forward(call)
+    k, v = _kv_per_head(call)
+    safe_lse = np.where(lse == -np.inf, 0.0, lse).astype(scores.dtype)
+    probs = np.exp(scores - safe_lse[..., None])  # (B, H, L, S), normalised
+    delta = np.einsum("bhle,bhle->bhl", d_out, out)  # (B, H, L): D_i = dO_i . O_i
+    d_probs = d_out @ np.swapaxes(v, -1, -2)  # (B, H, L, S)
+    d_scores = probs * (d_probs - delta[..., None])  # d z
+    if call.score_mod is not None:
+        grad = score_grad(call)
+        idx = index_arrays(range(B), range(H), range(L), range(S))
+        d_scores = d_scores * eval_grad(grad, raw, *idx)
+        if allowed is not None:  # masked positions have no gradient, whatever grad says there
+            d_scores = np.where(allowed, d_scores, 0.0)
+    c = call.q.dtype.type(call.scale)
+    d_q = c * (d_scores @ k)  # (B, H, L, E)
+    d_k = c * (np.swapaxes(d_scores, -1, -2) @ call.q)  # (B, H, S, E)
+    d_v = np.swapaxes(probs, -1, -2) @ d_out  # (B, H, S, Ev)
+    d_sinks = None
+    if call.sinks is not None:
+        p_sink = np.exp(call.sinks[:, None] - safe_lse)  # (B, H, L)
+        d_sinks = -(p_sink * delta).sum(axis=(0, 2))  # (H,)
+    return d_q, _fold(d_k, call.group), _fold(d_v, call.group), d_sinks
+
+
+def _fold(grad: np.ndarray, group: int) -> np.ndarray:
+    """`(B, H, S, E)` to `(B, Hkv, S, E)`: sum the `G` query heads sharing a kv head."""
+    if group == 1:
+        return grad
+    B, H, S, E = grad.shape
+    return grad.reshape(B, H // group, group, S, E).sum(axis=2)  # (B, Hkv, G, S, E) summed
+
+
+# --- the tiled path -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Tile:
+    """One tile of scores: batch `b`, heads `hs`, queries `i0:i1`, keys `j0:j1`.
+
+    `idx` are the four index arrays of the tile; `allowed` is the mask_mod's answer on it
+    (None when every position is allowed: no mask_mod, or a tile that is all True).
+    """
+
+    b: int
+    hs: slice
+    i0: int
+    i1: int
+    j0: int
+    j1: int
+    idx: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+    allowed: np.ndarray | None
+
+
+def tile_sizes(call: FlexCall, block_q: int | None, block_k: int | None) -> tuple[int, int, int]:
+    """Queries, keys and heads per tile: `(Bq, Bk, Hc)` with `Hc * Bq * Bk <= TILE_SCORES`."""
+    _, H, L, S = call.scores_shape
+    bk = max(1, min(S, BLOCK_K if block_k is None else block_k))
+    bq = max(1, min(L, BLOCK_Q if block_q is None else block_q))
+    hc = max(1, min(H, TILE_SCORES // (bq * bk)))
+    return bq, bk, hc
+
+
+@dataclass(frozen=True)
+class TileRow:
+    """One row of tiles (batch `b`, heads `hs`, queries `i0:i1`) and its live tiles of keys."""
+
+    b: int
+    hs: slice
+    i0: int
+    i1: int
+    live: list[Tile]
+
+
+def tile_rows(call: FlexCall, bq: int, bk: int, hc: int) -> Iterator[TileRow]:
+    """Every row of tiles (one batch, `Hc` heads, `Bq` queries) with its live tiles of keys.
+
+    A tile whose mask_mod is False everywhere is left out: it is skipped before any of its
+    scores is computed. The mask_mod is evaluated on each tile with that tile's index arrays;
+    a mask_mod's `key_range` hint (see `attention_ref.mods`) spares even that evaluation on
+    the tiles outside the range.
+    """
+    B, H, L, S = call.scores_shape
+    for b in range(B):
+        for h0 in range(0, H, hc):
+            hs = slice(h0, min(h0 + hc, H))
+            for i0 in range(0, L, bq):
+                i1 = min(i0 + bq, L)
+                live = []
+                lo, hi = 0, S
+                key_range = getattr(call.mask_mod, "key_range", None)
+                if callable(key_range):  # the mod's hint: no key outside [lo, hi) is visible
+                    lo, hi = key_range(i0, i1, S)
+                    lo, hi = max(0, int(lo)), min(S, int(hi))
+                for j0 in range(lo - lo % bk, hi, bk):
+                    j1 = min(j0 + bk, S)
+                    idx = index_arrays(
+                        range(b, b + 1), range(hs.start, hs.stop), range(i0, i1), range(j0, j1)
+                    )
+                    allowed = None
+                    if call.mask_mod is not None:
+                        shape = (1, hs.stop - hs.start, i1 - i0, j1 - j0)
+                        allowed = eval_mask(call.mask_mod, *idx, shape)
+                        if not allowed.any():
+                            continue  # nothing to attend to in this tile: skip it
+                        if allowed.all():
+                            allowed = None  # nothing to mask in this tile
+                    live.append(Tile(b, hs, i0, i1, j0, j1, idx, allowed))
+                yield TileRow(b, hs, i0, i1, live)
+
+
+def _tile_scores(
+    call: FlexCall, t: Tile, q_t: np.ndarray, keep_raw: bool, buf: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The raw scaled scores of a tile and the modded, masked ones, each `(Hc, Bq, Bk)`.
+
+    `q_t` is the tile's queries times the scale `(Hc, Bq, E)`. One matrix product per head
+    (NumPy's stacked matmul is several times slower than a loop of 2-D ones). `buf`, a flat
+    reusable buffer, holds `raw` when given. `keep_raw`: the score_mod gets a copy, so `raw`
+    survives for `score_mod.grad`.
+    """
+    hc, n, b = t.hs.stop - t.hs.start, t.i1 - t.i0, t.j1 - t.j0
+    dt = q_t.dtype
+    # Stored keys by queries, (Hc, Bk, Bq), and seen through a transposed view (Hc, Bq, Bk):
+    # the reductions over a row's keys then run across contiguous rows of queries, ten
+    # times faster in NumPy than along short contiguous rows.
+    raw_t = np.empty((hc, b, n), dtype=dt) if buf is None else buf[: hc * n * b].reshape(hc, b, n)
+    for hi, h in enumerate(range(t.hs.start, t.hs.stop)):
+        np.matmul(call.k[t.b, h // call.group, t.j0 : t.j1], q_t[hi].T, out=raw_t[hi])
+    raw = raw_t.transpose(0, 2, 1)  # (Hc, Bq, Bk)
+    scores = raw
+    if call.score_mod is not None:
+        given = (raw.copy(order="K") if keep_raw else raw)[None]  # (1, Hc, Bq, Bk), as idx
+        scores = eval_score(call.score_mod, given, *t.idx)[0]
+    if t.allowed is not None:
+        if (scores is raw and keep_raw) or not scores.flags.writeable:
+            scores = scores.copy(order="K")
+        np.copyto(scores, -np.inf, where=~t.allowed[0])
+    elif not scores.flags.writeable:
+        scores = scores.copy(order="K")
+    return raw, scores
+
+
+def tiled_forward(
+    call: FlexCall, block_q: int | None = None, block_k: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""The online softmax over tiles of keys; tiles masked everywhere are skipped.
+
+    Per row of queries, the state of FlashAttention-2: `m` the running maximum, `l` the
+    running sum of $e^{s - m}$, `acc` the running sum of $e^{s - m} v$. With sinks, the state
+    starts at the sink ($m = \sigma_h$, $\ell = 1$, `acc` = 0) instead of empty
+    ($m = -\infty$, $\ell = 0$). Returns out `(B, H, L, Ev)` and lse `(B, H, L)`.
+
+    """
+    B, H, L, _ = call.scores_shape
+    Ev = call.v.shape[-1]
+    dt = call.q.dtype
+    bq, bk, hc = tile_sizes(call, block_q, block_k)
+    out = np.empty((B, H, L, Ev), dtype=dt)
+    lse = np.empty((B, H, L), dtype=dt)
+    c = dt.type(call.scale)
+    buf = np.empty(hc * bq * bk, dtype=dt)  # the tile of scores, reused
+    tmp = np.empty((bq, Ev), dtype=dt)
+    for row in tile_rows(call, bq, bk, hc):
+        hs, i0, i1 = row.hs, row.i0, row.i1
+        heads = range(hs.start, hs.stop)
+        q_t = call.q[row.b, hs, i0:i1] * c  # (Hc, Bq, E)
+        n = (len(heads), i1 - i0)
+        if call.sinks is None:
+            m = np.full(n, -np.inf, dtype=dt)  # m_i: running max
+            l = np.zeros(n, dtype=dt)  # l_i: running sum of exp(s - m)  # noqa: E741
+        else:
+            m = np.repeat(call.sinks[hs, None], n[1], axis=1)  # the sink is the first logit
+            l = np.ones(n, dtype=dt)  # noqa: E741
+        acc = np.zeros((*n, Ev), dtype=dt)  # running sum of exp(s - m) v
+        for t in row.live:
+            s = _tile_scores(call, t, q_t, keep_raw=False, buf=buf)[1]  # (Hc, Bq, Bk)
+            m_new = np.maximum(m, s.max(axis=-1))
+            shift = np.where(m_new == -np.inf, 0.0, m_new).astype(dt)  # no key yet: 0
+            s -= shift[..., None]
+            np.exp(s, out=s)  # p = exp(s - m), (Hc, Bq, Bk)
+            alpha = np.exp(m - shift)  # rescales what was summed; 0 when m was -inf
+            l *= alpha  # noqa: E741
+            l += s.sum(axis=-1)  # noqa: E741
+            acc *= alpha[..., None]
+            for hi, h in enumerate(heads):
+                np.matmul(s[hi], call.v[t.b, h // call.group, t.j0 : t.j1], out=tmp[: n[1]])
+                acc[hi] += tmp[: n[1]]
+            m = m_new
+        # a row with no key at all: acc = 0, l = 0 (or 1 with a sink): zeros, lse -inf (sink)
+        np.divide(acc, np.where(l == 0.0, 1.0, l)[..., None], out=out[row.b, hs, i0:i1])
+        shift = np.where(m == -np.inf, 0.0, m)
+        lse[row.b, hs, i0:i1] = shift + np.log(l, out=np.full_like(l, -np.inf), where=l > 0.0)
+    return out, lse
+
+
+def tiled_backward(
+    call: FlexCall, d_out: np.ndarray, block_q: int | None = None, block_k: int | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """The backward pass tile by tile, recomputing the probabilities from the lse."""
+    B, H, L, S = call.scores_shape
+    E, Ev = call.q.shape[-1], call.v.shape[-1]
+    dt = call.q.dtype
+    grad = score_grad(call) if call.score_mod is not None else None
+    out, lse = tiled_forward(call, block_q, block_k)
+    bq, bk, hc = tile_sizes(call, block_q, block_k)
+    delta = np.einsum("bhle,bhle->bhl", d_out, out)  # (B, H, L): D_i = dO_i . O_i
+    safe_lse = np.where(lse == -np.inf, 0.0, lse).astype(dt)
+    c = dt.type(call.scale)
+    d_q = np.zeros((B, H, L, E), dtype=dt)
+    d_k = np.zeros((B, H, S, E), dtype=dt)  # per query head; folded to Hkv at the end
+    d_v = np.zeros((B, H, S, Ev), dtype=dt)
+    for row in tile_rows(call, bq, bk, hc):
+        for t in row.live:
+            hs, i0, i1 = t.hs, t.i0, t.i1
+            kvh = np.arange(hs.start, hs.stop) // call.group
+            q_t = call.q[t.b, hs, i0:i1]  # (Hc, Bq, E)
+            raw, s = _tile_scores(call, t, q_t * c, keep_raw=True)
+            raw = raw[None]  # (1, Hc, Bq, Bk), as the index arrays
+            p = np.exp(s - safe_lse[t.b, hs, i0:i1, None])  # (Hc, Bq, Bk)
+            do_t = d_out[t.b, hs, i0:i1]  # (Hc, Bq, Ev)
+            v_t = call.v[t.b, kvh, t.j0 : t.j1]  # (Hc, Bk, Ev)
+            d_v[t.b, hs, t.j0 : t.j1] += np.swapaxes(p, -1, -2) @ do_t
+            d_s = p * (do_t @ np.swapaxes(v_t, -1, -2) - delta[t.b, hs, i0:i1, None])
+            if grad is not None:
+                d_s = d_s * eval_grad(grad, raw, *t.idx)[0]
+                if t.allowed is not None:
+                    d_s = np.where(t.allowed[0], d_s, 0.0)
+            d_q[t.b, hs, i0:i1] += c * (d_s @ call.k[t.b, kvh, t.j0 : t.j1])
+            d_k[t.b, hs, t.j0 : t.j1] += c * (np.swapaxes(d_s, -1, -2) @ q_t)
+    d_sinks = None
+    if call.sinks is not None:
+        d_sinks = -(np.exp(call.sinks[:, None] - safe_lse) * delta).sum(axis=(0, 2))  # (H,)
+    return d_q, _fold(d_k, call.group), _fold(d_v, call.group), d_sinks
+
+
+# --- on the tile engine ----------------------------------------------------------------------
+
+
+class ModMasks(_tiles.TileMasks):
+    """A mask_mod as the tile engine asks for it: one head and one tile at a time.
+
+    `tile` evaluates the mask_mod on the tile's index arrays (b and h of the head, the
+    tile's queries and keys); `key_range` is the mod's hint, when it has one.
+    """
+
+    def __init__(self, call: FlexCall) -> None:
+        super().__init__(*call.scores_shape[-2:])
+        self.mask_mod = call.mask_mod
+        hint = getattr(call.mask_mod, "key_range", None)
+        self.hint = hint if callable(hint) else None
+
+    def key_range(self, head: tuple[int, ...], i0: int, i1: int) -> tuple[int, int]:
+        if self.hint is None:
+            return 0, self.S
+        lo, hi = self.hint(i0, i1, self.S)
+        lo, hi = max(0, int(lo)), min(self.S, int(hi))
+        return lo, max(lo, hi)
+
+    def tile(
+        self, head: tuple[int, ...], i0: int, i1: int, j0: int, j1: int
+    ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        if self.mask_mod is None:
+            return None, None
+        b, h = head
+        shape = (1, 1, i1 - i0, j1 - j0)
+        idx = index_arrays(range(b, b + 1), range(h, h + 1), range(i0, i1), range(j0, j1))
+        keep = eval_mask(self.mask_mod, *idx, shape)
+        if keep.all():
+            return None, None
+        return np.broadcast_to(keep, shape)[0, 0], None
+
+
+def on_engine(call: FlexCall) -> bool:
+    """Whether the "tiled" path runs the call on the tile engine: only without any mod.
+
+    The engine takes a mask per tile but no function of the scores, so a score_mod or sinks
+    need the loop of this module. With a mask_mod alone it could run there, but it asks one
+    head at a time, so the mask_mod is evaluated once per head, where the loop's tiles span
+    the heads and evaluate it once: measured on a sliding window ($L = S = 4096$, $w = 512$,
+    8 heads, float32) the loop took half the engine's time. Without mods the call is flash
+    attention, and the engine runs it exactly as `flash_attention` does.
+    """
+    return call.score_mod is None and call.mask_mod is None and call.sinks is None
+
+
+def engine_forward(
+    call: FlexCall, block_q: int | None = None, block_k: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The forward pass on the tile engine: out `(B, H, L, Ev)`, lse `(B, H, L)`.
+
+    Without a mask_mod this is `flash_attention`'s call, with its tiles; with one, tiles of
+    `BLOCK_Q` queries, so that a band (a sliding window) wastes little on its edges.
+    """
+    bk = BLOCK_K if block_k is None else block_k
+    if block_q is not None:
+        bq = block_q
+    elif call.mask_mod is None:
+        bq = max(bk, FLASH_TILE_SCORES // bk)
+    else:
+        bq = BLOCK_Q
+    out, lse = _tiles.forward(call.p, ModMasks(call), block_q=bq, block_k=bk, with_lse=True)
+    assert lse is not None
+    return out, lse
+
+
+def engine_backward(
+    call: FlexCall, block_q: int | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, None]:
+    """The backward pass on the tile engine (d_k, d_v already summed over the groups)."""
+    bq = BACKWARD_BLOCK_Q if block_q is None else block_q
+    d_q, d_k, d_v = _tiles.backward(call.p, ModMasks(call), block_q=bq)
+    return d_q, d_k, d_v, None
+
+
+# --- the public functions -------------------------------------------------------------------
+
+#: The paths: "tiled" (the public functions') runs the tile engine without mods and the
+#: per-tile loop of this module with them (see `on_engine`); "engine" and "loop" force one
+#: ("engine" takes a mask_mod but no score_mod or sinks); "reference" is the reference.
+PATHS = ("tiled", "engine", "loop", "reference")
+
+
+def flex(
+    query: ArrayLike,
+    key: ArrayLike,
+    value: ArrayLike,
+    score_mod: Any = None,
+    mask_mod: Any = None,
+    *,
+    scale: float | None = None,
+    enable_gqa: bool = False,
+    sinks: ArrayLike | None = None,
+    return_lse: bool = False,
+    path: str = "tiled",
+    block_q: int | None = None,
+    block_k: int | None = None,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """`flex_attention` with the path and the tile sizes chosen by argument (for the tests)."""
+    call = prepare_flex(query, key, value, score_mod, mask_mod, scale, enable_gqa, sinks)
+    block_q, block_k = _check_path(path, block_q, block_k, call)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # NaN/inf propagate
+        if path == "reference":
+            out, lse = reference_forward(call)
+        elif path == "engine" or (path == "tiled" and on_engine(call)):
+            out, lse = engine_forward(call, block_q, block_k)
+        else:
+            out, lse = tiled_forward(call, block_q, block_k)
+    out = out.astype(call.out_dtype, copy=False)
+    if return_lse:
+        return out, lse.astype(call.out_dtype, copy=False)
+    return out
+
+
+def flex_grad(
+    grad_output: ArrayLike,
+    query: ArrayLike,
+    key: ArrayLike,
+    value: ArrayLike,
+    score_mod: Any = None,
+    mask_mod: Any = None,
+    *,
+    scale: float | None = None,
+    enable_gqa: bool = False,
+    sinks: ArrayLike | None = None,
+    path: str = "tiled",
+    block_q: int | None = None,
+    block_k: int | None = None,
+) -> tuple[np.ndarray, ...]:
+    """`flex_backward` with the path and the tile sizes chosen by argument (for the tests)."""
+    call = prepare_flex(
+        query, key, value, score_mod, mask_mod, scale, enable_gqa, sinks, grad_output
+    )
+    block_q, block_k = _check_path(path, block_q, block_k, call)
+    if call.score_mod is not None:
+        score_grad(call)  # a score_mod without grad fails here, before any work
+    d_out = call.p.d_out
+    assert d_out is not None
+    d_out = np.broadcast_to(d_out, (*call.scores_shape[:-1], call.v.shape[-1]))
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # NaN/inf propagate
+        if path == "reference":
+            d_q, d_k, d_v, d_sinks = reference_backward(call, d_out)
+        elif path == "engine" or (path == "tiled" and on_engine(call)):
+            d_q, d_k, d_v, d_sinks = engine_backward(call, block_q)
+        else:
+            d_q, d_k, d_v, d_sinks = tiled_backward(call, d_out, block_q, block_k)
+    shapes = (call.p.q.shape, call.p.k.shape, call.p.v.shape)
+    grads = tuple(
+        _sum_to_shape(g, shape).astype(call.out_dtype, copy=False)
+        for g, shape in zip((d_q, d_k, d_v), shapes, strict=True)
+    )
+    if d_sinks is None:
+        return grads
+    sinks_dtype = np.asarray(sinks).dtype
+    return (*grads, d_sinks.astype(sinks_dtype, copy=False))
+
+
+def _check_path(
+    path: str, block_q: int | None, block_k: int | None, call: FlexCall
+) -> tuple[int | None, int | None]:
+    if path not in PATHS:
+        raise ValueError(f"path must be one of {PATHS}, got {path!r}")
+    if path == "engine" and (call.score_mod is not None or call.sinks is not None):
+        raise ValueError("path='engine' takes a mask_mod only: no score_mod, no sinks")
+    bq = None if block_q is None else check_positive(block_q, "block_q")
+    bk = None if block_k is None else check_positive(block_k, "block_k")
+    return bq, bk
+
+
+def flex_attention(
+    query: ArrayLike,
+    key: ArrayLike,
+    value: ArrayLike,
+    score_mod: Any = None,
+    mask_mod: Any = None,
+    *,
+    scale: float | None = None,
+    enable_gqa: bool = False,
+    sinks: ArrayLike | None = None,
+    return_lse: bool = False,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    r"""Attention whose mask and score bias are functions of the indices (FlexAttention).
+
+    $$O = \operatorname{softmax}\bigl(\text{score\_mod}(c\, Q K^\top)\bigr) V,$$
+
+    the softmax taken over the keys where `mask_mod` is True. Causal masks of either
+    alignment, sliding windows, prefix-LM, packed documents, ALiBi and soft-capping are each a
+    small function (see `attention_ref.mods`), and combine with `and_masks`, `or_masks` and
+    `chain`.
+
+    The computation is tiled: the mods are evaluated on each tile of scores with that tile's
+    index arrays, the online softmax of FlashAttention runs across the tiles of keys, and a
+    tile whose mask is False everywhere is skipped before any of its scores is computed. The
+    memory is a few tiles, never $O(L \times S)$; a sliding window of $w$ keys costs
+    $O(L \times w)$.
+
+    Shapes:
+        `B` batch, `H` query heads, `Hkv` key/value heads, `L` query length, `S` key/value
+        length, `E` query/key head size, `Ev` value head size.
+
+    Parameters
+    ----------
+    query : array_like of shape (B, H, L, E)
+        Exactly 4-D. float16, float32 or float64 (float16 is computed in float32).
+    key : array_like of shape (B, Hkv, S, E)
+        `Hkv = H` (or 1, broadcast) unless `enable_gqa=True`.
+    value : array_like of shape (B, Hkv, S, Ev)
+    score_mod : callable, optional
+        `score_mod(score, b, h, q_idx, kv_idx)` returns new scores of the shape of `score`,
+        the block of **scaled** scores $c\, q \cdot k$. `b, h, q_idx, kv_idx` are integer
+        arrays broadcasting to that block (`h` is the query head).
+    mask_mod : callable, optional
+        `mask_mod(b, h, q_idx, kv_idx)` returns a bool array broadcasting to the block of
+        scores, **True = may attend**.
+    scale : float, optional
+        The factor $c$ multiplying $Q K^\top$; `None` means $1/\sqrt{E}$.
+    enable_gqa : bool, default False
+        Grouped-query attention: query head `h` reads kv head `h // (H // Hkv)`.
+    sinks : array_like of shape (H,), optional
+        Attention sinks (gpt-oss): one logit $\sigma_h$ per query head that joins every row's
+        denominator and no value,
+        $o_i = \sum_j e^{s_{ij}} v_j \big/ \bigl(e^{\sigma_h} + \sum_j e^{s_{ij}}\bigr)$.
+    return_lse : bool, default False
+        Also return the log-sum-exp of each row of modded, masked scores (with the sink when
+        given).
+
+    Returns
+    -------
+    output : ndarray of shape (B, H, L, Ev)
+        dtype `np.result_type(query, key, value)`.
+    lse : ndarray of shape (B, H, L)
+        Only when `return_lse=True`. A fully masked row has zeros as output and lse `-inf`
+        (with sinks: `sink_h`).
+
+    Raises
+    ------
+    TypeError
+        A non-float input, a mod that is not callable, a mask_mod returning non-bool values or
+        a score_mod returning non-float ones.
+    ValueError
+        Inputs that are not 4-D, shapes that disagree, a mask_mod result that does not
+        broadcast to the block of scores, a score_mod that changes its shape, `sinks` not of
+        shape `(H,)`.
+
+    See Also
+    --------
+    flex_backward : the gradients.
+    flash_attention : the same tiling with an array mask.
+
+    Notes
+    -----
+    Equal (to float rounding) to PyTorch's `torch.nn.attention.flex_attention.flex_attention`
+    with the same mods written in torch and `block_mask = create_block_mask(mask_mod, B, H, L,
+    S)`; the tests check it. `flex_attention(q, k, v, mask_mod=mods.causal())` equals
+    `scaled_dot_product_attention(q, k, v, is_causal=True)`.
+
+    References
+    ----------
+    [He, Guessous, Liang, Zhang and Lu (2024). FlexAttention: A Programming Model for
+    Generating Optimized Attention Kernels.](https://arxiv.org/abs/2412.05496)
+
+    Examples
+    --------
+    Equal scores average the values the mask lets through; the first causal row is `v[0]`:
+
+    >>> import numpy as np
+    >>> from attention_ref import flex_attention, mods
+    >>> q = np.zeros((1, 1, 2, 2)); k = np.ones((1, 1, 3, 2))
+    >>> v = np.array([[[[1.0], [2.0], [6.0]]]])
+    >>> flex_attention(q, k, v).tolist()
+    [[[[3.0], [3.0]]]]
+    >>> flex_attention(q, k, v, mask_mod=mods.causal()).tolist()
+    [[[[1.0], [1.5]]]]
+
+    A score_mod sees the scaled scores; a sink of logit 0 next to one key of score 0 takes
+    half of the weight:
+
+    >>> out = flex_attention(q, k[:, :, :1], v[:, :, :1], sinks=np.zeros(1))
+    >>> out.tolist()
+    [[[[0.5], [0.5]]]]
+    """
+    return flex(
+        query,
+        key,
+        value,
+        score_mod,
+        mask_mod,
+        scale=scale,
+        enable_gqa=enable_gqa,
+        sinks=sinks,
+        return_lse=return_lse,
+    )
+
+
+def flex_backward(
+    grad_output: ArrayLike,
+    query: ArrayLike,
+    key: ArrayLike,
+    value: ArrayLike,
+    score_mod: Any = None,
+    mask_mod: Any = None,
+    *,
+    scale: float | None = None,
+    enable_gqa: bool = False,
+    sinks: ArrayLike | None = None,
+) -> tuple[np.ndarray, ...]:
+    r"""The gradients of `flex_attention`: its exact vector-Jacobian product.
+
+    With $s = c\, Q K^\top$, $z = \text{score\_mod}(s)$, $P$ the softmax of $z$ over the
+    allowed keys (and the sink), $dP = dO\, V^\top$ and $D_i = dO_i \cdot O_i$:
+
+    $$dZ = P \circ (dP - D), \quad dS = dZ \circ \text{score\_mod}'(s), \quad
+    dQ = c\, dS\, K, \quad dK = c\, dS^\top Q, \quad dV = P^\top dO,$$
+
+    and for a sink $d\sigma_h = -\sum_{b, i} P_{\text{sink}, bhi}\, D_{bhi}$. Computed tile by
+    tile like the forward pass, skipping the same tiles.
+
+    Parameters
+    ----------
+    grad_output : array_like of shape (B, H, L, Ev)
+        The gradient of the loss with respect to the output.
+    query, key, value, score_mod, mask_mod, scale, enable_gqa, sinks
+        As `flex_attention`. The score_mod needs an attribute
+        `grad(score, b, h, q_idx, kv_idx)` $= \partial\,\text{score\_mod} / \partial\,
+        \text{score}$; the mods of `attention_ref.mods` carry one.
+
+    Returns
+    -------
+    grad_query, grad_key, grad_value : ndarray
+        Of the shapes of `query`, `key` and `value`.
+    grad_sinks : ndarray of shape (H,)
+        Only when `sinks` is given; in the dtype of `sinks`.
+
+    Raises
+    ------
+    TypeError
+        As `flex_attention`, or a score_mod without a callable `grad` (naming it).
+    ValueError
+        As `flex_attention`, or a `grad_output` not of the output's shape.
+
+    Examples
+    --------
+    With a single key the output is `v[0]` whatever the query and the key, so they get no
+    gradient, and the value gets the sum of `grad_output` over the queries:
+
+    >>> import numpy as np
+    >>> from attention_ref import flex_backward, mods
+    >>> q = np.ones((1, 1, 2, 2)); k = np.ones((1, 1, 1, 2)); v = np.full((1, 1, 1, 1), 4.0)
+    >>> d_out = np.array([[[[1.0], [2.0]]]])
+    >>> d_q, d_k, d_v = flex_backward(d_out, q, k, v, score_mod=mods.softcap(20.0))
+    >>> d_q.tolist(), d_k.tolist(), d_v.tolist()
+    ([[[[0.0, 0.0], [0.0, 0.0]]]], [[[[0.0, 0.0]]]], [[[[3.0]]]])
+    """
+    return flex_grad(
+        grad_output,
+        query,
+        key,
+        value,
+        score_mod,
+        mask_mod,
+        scale=scale,
+        enable_gqa=enable_gqa,
+        sinks=sinks,
+    )

@@ -1,0 +1,608 @@
+"""flex_attention, flex_backward and attention_ref.mods against the loop oracle.
+
+Oracle: ``oracle.flex``, a per-score loop in float64 with ``math.fsum``, and the mods written
+again below as scalar Python functions (``SCALAR_MODS``), so neither the computation nor the
+mods are shared with the package. Every check runs on every path: the reference (all scores
+at once) and the tiled path with tiny and odd tiles (1 x 1, 2 x 3, 3 x 5) and the default.
+
+Tolerances: float64 against the oracle at ``RTOL_F64``/``ATOL_F64`` (oracle.py says why);
+gradients against central differences, whose truncation error is O(h^2 * f''') ~ 1e-10 at
+h = 1e-5 and whose rounding error is O(eps / h) ~ 1e-11: ``rtol = atol = 1e-7`` leaves a
+margin of 100 and still catches any wrong term (those are O(1e-2)).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from oracle import ATOL_F64, RTOL_F64
+from oracle import flex as flex_oracle
+
+from attention_ref import (
+    flash_attention,
+    flex_attention,
+    flex_backward,
+    mods,
+    scaled_dot_product_attention,
+    sdpa_backward,
+)
+from attention_ref._flex import TILE_SCORES, flex, flex_grad
+
+# (path, block_q, block_k): the readable reference; the tiled path (the tile engine when there
+# is no score_mod and no sinks, the per-tile loop of _flex.py otherwise); and the loop forced
+# (so that masks alone are checked on both), with tiles that never divide the test sizes
+# (L = 7, S = 9), tiles of one score, and the default tiles.
+PATHS = [
+    pytest.param("reference", None, None, id="reference"),
+    pytest.param("tiled", 1, 1, id="tiled-1x1"),
+    pytest.param("tiled", 2, 3, id="tiled-2x3"),
+    pytest.param("tiled", 3, 5, id="tiled-3x5"),
+    pytest.param("tiled", None, None, id="tiled-default"),
+    pytest.param("loop", 1, 1, id="loop-1x1"),
+    pytest.param("loop", 2, 3, id="loop-2x3"),
+    pytest.param("loop", None, None, id="loop-default"),
+]
+# The tile engine, forced: it takes a mask_mod but no score_mod and no sinks.
+ENGINE = [
+    pytest.param("engine", 1, 1, id="engine-1x1"),
+    pytest.param("engine", 2, 3, id="engine-2x3"),
+    pytest.param("engine", None, None, id="engine-default"),
+]
+
+#: Gradient tolerance, see the module docstring.
+FD_TOL = 1e-7
+FD_STEP = 1e-5
+
+
+def _close(actual, expected, rtol=RTOL_F64, atol=ATOL_F64):
+    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=atol)
+
+
+# --- the mods again, as scalar Python functions (the oracle's side) --------------------------
+
+DOCS_Q = [0, 0, 0, 1, 1, 2, 2]  # L = 7
+DOCS_KV = [0, 0, 1, 1, 1, 1, 2, 2, 2]  # S = 9
+SLOPES = [0.5, 0.25, 0.125]  # H = 3
+
+
+def _scalar_causal(offset):
+    return lambda b, h, i, j: j <= i + offset
+
+
+def _scalar_window(left, right):
+    return lambda b, h, i, j: i - left <= j <= i + right
+
+
+def _scalar_alibi(slopes):
+    return lambda s, b, h, i, j: s + slopes[h] * (j - i)
+
+
+def _scalar_softcap(cap):
+    return lambda s, b, h, i, j: cap * math.tanh(s / cap)
+
+
+# name -> (package mask_mod, scalar mask_mod)
+MASKS = {
+    "causal": (mods.causal(), _scalar_causal(0)),
+    "causal-bottom-right": (mods.causal(9 - 7), _scalar_causal(2)),
+    "causal-negative": (mods.causal(-3), _scalar_causal(-3)),
+    "window-2": (mods.sliding_window(2), _scalar_window(2, 0)),
+    "window-1-3": (mods.sliding_window(1, 3), _scalar_window(1, 3)),
+    "prefix-lm": (mods.prefix_lm(3), lambda b, h, i, j: j < 3 or j <= i),
+    "document": (
+        mods.document(DOCS_Q, DOCS_KV),
+        lambda b, h, i, j: DOCS_Q[i] == DOCS_KV[j],
+    ),
+    "and": (
+        mods.and_masks(mods.causal(2), mods.sliding_window(3)),
+        lambda b, h, i, j: j <= i + 2 and i - 3 <= j <= i,
+    ),
+    "or": (
+        mods.or_masks(mods.sliding_window(0), mods.prefix_lm(2)),
+        lambda b, h, i, j: j == i or j < 2 or j <= i,
+    ),
+    "per-head": (  # a mask that depends on b and h: head 1 of batch 1 sees nothing
+        lambda b, h, q_idx, kv_idx: ~((b == 1) & (h == 1)) & (kv_idx >= q_idx - h),
+        lambda b, h, i, j: not (b == 1 and h == 1) and j >= i - h,
+    ),
+}
+
+# name -> (package score_mod, scalar score_mod)
+SCORES = {
+    "alibi": (mods.alibi(SLOPES), _scalar_alibi(SLOPES)),
+    "softcap": (mods.softcap(0.7), _scalar_softcap(0.7)),
+    "chain": (
+        mods.chain(mods.alibi(SLOPES), mods.softcap(1.5)),
+        lambda s, b, h, i, j: 1.5 * math.tanh((s + SLOPES[h] * (j - i)) / 1.5),
+    ),
+}
+
+
+@pytest.fixture
+def qkv(rng):
+    # Scores of size ~3 (norms several times a standard normal's) so the softcap bites.
+    q = 2.0 * rng.normal(size=(2, 3, 7, 5))
+    k = 2.0 * rng.normal(size=(2, 3, 9, 5))
+    v = rng.normal(size=(2, 3, 9, 4))
+    return q, k, v
+
+
+# --- forward against the oracle --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("path", "bq", "bk"), PATHS + ENGINE)
+@pytest.mark.parametrize("name", list(MASKS))
+def test_mask_mods_match_oracle(qkv, name, path, bq, bk):
+    mask_mod, scalar = MASKS[name]
+    out, lse = flex(*qkv, mask_mod=mask_mod, return_lse=True, path=path, block_q=bq, block_k=bk)
+    want_out, want_lse = flex_oracle(*qkv, mask_mod=scalar)
+    _close(out, want_out)
+    _close(lse, want_lse)
+
+
+@pytest.mark.parametrize(("path", "bq", "bk"), PATHS)
+@pytest.mark.parametrize("name", list(SCORES))
+def test_score_mods_match_oracle(qkv, name, path, bq, bk):
+    score_mod, scalar = SCORES[name]
+    mask_mod, scalar_mask = MASKS["window-1-3"]
+    out, lse = flex(*qkv, score_mod, mask_mod, return_lse=True, path=path, block_q=bq, block_k=bk)
+    want_out, want_lse = flex_oracle(*qkv, scalar, scalar_mask)
+    _close(out, want_out)
+    _close(lse, want_lse)
+
+
+@pytest.mark.parametrize(("path", "bq", "bk"), PATHS)
+def test_builtin_mods_are_elementwise(qkv, path, bq, bk):
+    """The package's own mods, called by the oracle one score at a time, give the same."""
+    score_mod, mask_mod = SCORES["chain"][0], MASKS["document"][0]
+    out = flex(*qkv, score_mod, mask_mod, path=path, block_q=bq, block_k=bk)
+    _close(out, flex_oracle(*qkv, score_mod, mask_mod)[0])
+
+
+@pytest.mark.parametrize(("path", "bq", "bk"), PATHS)
+def test_gqa_and_scale_match_oracle(rng, path, bq, bk):
+    q = rng.normal(size=(1, 4, 7, 3))
+    k, v = rng.normal(size=(1, 2, 9, 3)), rng.normal(size=(1, 2, 9, 2))
+    head_mask = lambda b, h, q_idx, kv_idx: kv_idx <= q_idx + h  # noqa: E731
+    out = flex(
+        q, k, v, mods.alibi([1.0, 0.5, 0.25, 0.0]), head_mask, scale=0.3, enable_gqa=True,
+        path=path, block_q=bq, block_k=bk,
+    )  # fmt: skip
+    want = flex_oracle(
+        q, k, v, _scalar_alibi([1.0, 0.5, 0.25, 0.0]), lambda b, h, i, j: j <= i + h,
+        scale=0.3, enable_gqa=True,
+    )[0]  # fmt: skip
+    _close(out, want)
+
+
+@pytest.mark.parametrize(("path", "bq", "bk"), PATHS)
+def test_sinks_match_oracle(qkv, path, bq, bk):
+    sinks = np.array([0.5, -1.0, 3.0])
+    mask_mod, scalar = MASKS["per-head"]
+    out, lse = flex(*qkv, mask_mod=mask_mod, sinks=sinks, return_lse=True, path=path, block_q=bq,
+                    block_k=bk)  # fmt: skip
+    want_out, want_lse = flex_oracle(*qkv, mask_mod=scalar, sinks=sinks)
+    _close(out, want_out)
+    _close(lse, want_lse)
+
+
+@pytest.mark.parametrize(("path", "bq", "bk"), PATHS)
+def test_fully_masked_rows(qkv, path, bq, bk):
+    """A row with no key: zeros, lse -inf; with sinks zeros and lse = the head's sink."""
+    nothing = lambda b, h, q_idx, kv_idx: (kv_idx < 0) | (q_idx < 3)  # noqa: E731  rows 3.. empty
+    out, lse = flex(*qkv, mask_mod=nothing, return_lse=True, path=path, block_q=bq, block_k=bk)
+    assert np.all(out[:, :, 3:] == 0.0)
+    assert np.all(lse[:, :, 3:] == -np.inf)
+    assert np.all(np.isfinite(out)) and np.all(np.isfinite(lse[:, :, :3]))
+    sinks = np.array([0.5, -1.0, 3.0])
+    out, lse = flex(*qkv, mask_mod=nothing, sinks=sinks, return_lse=True, path=path, block_q=bq,
+                    block_k=bk)  # fmt: skip
+    assert np.all(out[:, :, 3:] == 0.0)
+    assert np.array_equal(lse[:, :, 3:], np.broadcast_to(sinks[:, None], (2, 3, 4)))
+
+
+def test_closed_forms():
+    """One key with a sink of the same logit: half the weight; a huge softcap changes nothing."""
+    q, k = np.zeros((1, 1, 1, 2)), np.zeros((1, 1, 1, 2))
+    v = np.array([[[[4.0]]]])
+    assert flex_attention(q, k, v, sinks=np.zeros(1)).tolist() == [[[[2.0]]]]
+    _, lse = flex_attention(q, k, v, sinks=np.zeros(1), return_lse=True)
+    assert np.isclose(lse[0, 0, 0], math.log(2.0))
+    rng = np.random.default_rng(1)
+    q, k, v = (
+        rng.normal(size=(1, 2, 5, 3)),
+        rng.normal(size=(1, 2, 6, 3)),
+        rng.normal(size=(1, 2, 6, 2)),
+    )
+    _close(flex_attention(q, k, v, mods.softcap(1e8)), flex_attention(q, k, v), rtol=1e-10)
+
+
+# --- the same as the other functions, where one is the other with a mod ----------------------
+
+
+@pytest.mark.parametrize(("path", "bq", "bk"), PATHS + ENGINE)
+def test_causal_offsets_are_sdpa(rng, path, bq, bk):
+    """causal(0) is is_causal=True (top-left); causal(S - L) is the bottom-right tril mask."""
+    q, k, v = (
+        rng.normal(size=(2, 2, 5, 4)),
+        rng.normal(size=(2, 2, 8, 4)),
+        rng.normal(size=(2, 2, 8, 3)),
+    )
+    kw = {"path": path, "block_q": bq, "block_k": bk}
+    _close(
+        flex(q, k, v, mask_mod=mods.causal(), **kw),
+        scaled_dot_product_attention(q, k, v, is_causal=True),
+    )
+    bottom_right = np.tri(5, 8, 8 - 5, dtype=bool)
+    _close(
+        flex(q, k, v, mask_mod=mods.causal(8 - 5), **kw),
+        scaled_dot_product_attention(q, k, v, attn_mask=bottom_right),
+    )
+    assert flex(q, k, v, mask_mod=mods.causal(8 - 5), **kw)[..., -1, :].shape == (2, 2, 3)
+    # the last query sees every key under bottom-right: it is plain attention's last row
+    _close(
+        flex(q, k, v, mask_mod=mods.causal(3), **kw)[..., -1, :],
+        scaled_dot_product_attention(q, k, v)[..., -1, :],
+    )
+
+
+@pytest.mark.parametrize(("path", "bq", "bk"), PATHS + ENGINE)
+def test_no_mods_is_sdpa_and_flash(rng, path, bq, bk):
+    q, k, v = (
+        rng.normal(size=(2, 4, 7, 4)),
+        rng.normal(size=(2, 2, 9, 4)),
+        rng.normal(size=(2, 2, 9, 5)),
+    )
+    want = scaled_dot_product_attention(q, k, v, enable_gqa=True)
+    out, lse = flex(q, k, v, enable_gqa=True, return_lse=True, path=path, block_q=bq, block_k=bk)
+    _close(out, want)
+    _close(out, flash_attention(q, k, v, enable_gqa=True))
+    _close(lse, flash_attention(q, k, v, enable_gqa=True, return_lse=True)[1])
+
+
+@pytest.mark.parametrize(("path", "bq", "bk"), PATHS + ENGINE)
+def test_mask_mod_is_attn_mask(qkv, path, bq, bk):
+    mask_mod = MASKS["document"][0]
+    L, S = 7, 9
+    dense = mask_mod(0, 0, np.arange(L)[:, None], np.arange(S)[None, :])
+    out = flex(*qkv, mask_mod=mask_mod, path=path, block_q=bq, block_k=bk)
+    _close(out, scaled_dot_product_attention(*qkv, attn_mask=dense))
+
+
+def test_sdpa_and_flash_unchanged_by_flex(rng):
+    """SDPA and flash keep their exact behaviour: is_causal stays top-left when L != S."""
+    q, k, v = (
+        rng.normal(size=(1, 1, 3, 2)),
+        rng.normal(size=(1, 1, 5, 2)),
+        rng.normal(size=(1, 1, 5, 2)),
+    )
+    _, w = scaled_dot_product_attention(q, k, v, is_causal=True, return_weights=True)
+    assert (w[0, 0] > 0).tolist() == np.tri(3, 5, dtype=bool).tolist()
+    _close(
+        flash_attention(q, k, v, is_causal=True, block_size=2),
+        flex_attention(q, k, v, mask_mod=mods.causal(0)),
+    )
+
+
+# --- tiles: skipped where the mask is False, memory per tile ----------------------------------
+
+
+def test_tiles_skip_masked_blocks(rng):
+    """A sliding window evaluates the score_mod on O(L x window) scores, not L x S."""
+    L = S = 256
+    seen = []
+
+    def counting(score, b, h, q_idx, kv_idx):
+        seen.append(score.size)
+        return score
+
+    q, k, v = (
+        rng.normal(size=(1, 2, L, 8)),
+        rng.normal(size=(1, 2, S, 8)),
+        rng.normal(size=(1, 2, S, 8)),
+    )
+    window = mods.sliding_window(8)
+    out = flex(q, k, v, counting, window, path="tiled", block_q=16, block_k=16)
+    _close(out, flex(q, k, v, mask_mod=window, path="reference"))
+    # each block of 16 queries meets at most two blocks of 16 keys: 2 * 16 * 16 per row of tiles
+    assert sum(seen) <= 2 * (L // 16) * 2 * 16 * 16 < L * S * 2 / 7
+    # and no tile is larger than the tile budget
+    assert max(seen) <= TILE_SCORES
+
+
+def test_default_tiles_are_bounded(rng):
+    seen = []
+
+    def counting(score, b, h, q_idx, kv_idx):
+        seen.append(score.size)
+        return score
+
+    q, k, v = (
+        rng.normal(size=(2, 3, 600, 4)),
+        rng.normal(size=(2, 3, 700, 4)),
+        rng.normal(size=(2, 3, 700, 4)),
+    )
+    flex_attention(q, k, v, counting)
+    assert max(seen) <= TILE_SCORES and len(seen) > 1
+
+
+# --- dtypes, inputs untouched ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("path", "bq", "bk"), PATHS)
+@pytest.mark.parametrize("dtype", [np.float16, np.float32])
+def test_dtypes(qkv, dtype, path, bq, bk):
+    """float32 and float16 in, the same dtype out, within the rounding of that dtype.
+
+    float16 is computed in float32, so both are held to float32's error: scores ~ 10, softmax
+    and sums over 9 keys: ~1e-5 relative; plus float16's own rounding of the inputs and the
+    output (~1e-3) for float16.
+    """
+    q, k, v = (a.astype(dtype) for a in qkv)
+    score_mod, mask_mod = SCORES["chain"][0], MASKS["window-1-3"][0]
+    out, lse = flex(q, k, v, score_mod, mask_mod, sinks=np.ones(3, dtype=dtype), return_lse=True,
+                    path=path, block_q=bq, block_k=bk)  # fmt: skip
+    assert out.dtype == lse.dtype == dtype
+    want = flex(*(a.astype(np.float64) for a in (q, k, v)), score_mod, mask_mod, sinks=np.ones(3),
+                path="reference")  # fmt: skip
+    tol = 2e-5 if dtype == np.float32 else 2e-3
+    _close(out, want, rtol=tol, atol=tol)
+    sinks = np.ones(3, dtype=dtype)
+    grads = flex_grad(np.ones_like(out), q, k, v, score_mod, mask_mod, sinks=sinks, path=path,
+                      block_q=bq, block_k=bk)  # fmt: skip
+    assert [g.dtype for g in grads] == [dtype] * 4
+
+
+def test_inputs_not_mutated(qkv):
+    copies = [a.copy() for a in qkv]
+    sinks = np.zeros(3)
+    flex_attention(*qkv, SCORES["chain"][0], MASKS["and"][0], sinks=sinks)
+    flex_backward(np.ones((2, 3, 7, 4)), *qkv, SCORES["chain"][0], MASKS["and"][0], sinks=sinks)
+    for a, b in zip(qkv, copies, strict=True):
+        assert np.array_equal(a, b)
+    assert np.array_equal(sinks, np.zeros(3))
+
+
+def test_a_mod_writing_into_its_score_is_harmless(qkv):
+    def in_place(score, b, h, q_idx, kv_idx):
+        score *= 0.5
+        return score
+
+    in_place.grad = lambda score, b, h, q_idx, kv_idx: np.full_like(score, 0.5)
+    for path in ("reference", "tiled"):
+        _close(flex(*qkv, in_place, path=path), flex(*qkv, scale=0.5 / math.sqrt(5), path=path))
+        got = flex_grad(np.ones((2, 3, 7, 4)), *qkv, in_place, path=path)
+        want = flex_grad(np.ones((2, 3, 7, 4)), *qkv, scale=0.5 / math.sqrt(5), path=path)
+        for a, b in zip(got, want, strict=True):
+            _close(a, b)
+
+
+# --- gradients -------------------------------------------------------------------------------
+
+
+def _loss_grads_fd(fn, arrays, d_out, rng, n_probe=6):
+    """Central differences of sum(d_out * fn(*arrays)) at a few random entries of each array."""
+    result = []
+    for a_idx, a in enumerate(arrays):
+        probes = {}
+        for _ in range(n_probe):
+            pos = tuple(int(rng.integers(n)) for n in a.shape)
+            plus = [x.copy() for x in arrays]
+            minus = [x.copy() for x in arrays]
+            plus[a_idx][pos] += FD_STEP
+            minus[a_idx][pos] -= FD_STEP
+            diff = np.sum(d_out * fn(*plus)) - np.sum(d_out * fn(*minus))
+            probes[pos] = diff / (2 * FD_STEP)
+        result.append(probes)
+    return result
+
+
+@pytest.mark.parametrize(("path", "bq", "bk"), PATHS)
+@pytest.mark.parametrize("score", [None, *SCORES])
+@pytest.mark.parametrize("with_sinks", [False, True])
+def test_gradients_by_central_differences(rng, score, with_sinks, path, bq, bk):
+    q = 1.5 * rng.normal(size=(2, 4, 6, 3))
+    k, v = 1.5 * rng.normal(size=(1, 2, 7, 3)), rng.normal(size=(1, 2, 7, 2))  # GQA, B broadcast
+    sinks = rng.normal(size=4) if with_sinks else None
+    score_mod = None if score is None else SCORES[score][0]
+    if score == "alibi" or score == "chain":
+        score_mod = mods.chain(
+            mods.alibi([0.5, 0.25, 0.125, 0.0625]), *([mods.softcap(1.5)] * (score == "chain"))
+        )
+    mask_mod = mods.or_masks(
+        mods.sliding_window(2), mods.document([0, 0, 1, 1, 1, 1], [0, 1, 1, 1, 1, 1, 1])
+    )
+    d_out = rng.normal(size=(2, 4, 6, 2))
+
+    def fwd(q, k, v, *s):
+        return flex(q, k, v, score_mod, mask_mod, enable_gqa=True, sinks=s[0] if s else None,
+                    path="reference")  # fmt: skip
+
+    arrays = [q, k, v] + ([sinks] if with_sinks else [])
+    grads = flex_grad(d_out, q, k, v, score_mod, mask_mod, enable_gqa=True, sinks=sinks, path=path,
+                      block_q=bq, block_k=bk)  # fmt: skip
+    assert len(grads) == len(arrays)
+    for g, a, probes in zip(grads, arrays, _loss_grads_fd(fwd, arrays, d_out, rng), strict=True):
+        assert g.shape == a.shape
+        for pos, want in probes.items():
+            assert abs(g[pos] - want) <= FD_TOL * (1 + abs(want)), (pos, g[pos], want)
+
+
+@pytest.mark.parametrize(("path", "bq", "bk"), PATHS[1:])
+def test_tiled_backward_equals_reference(qkv, path, bq, bk):
+    d_out = np.random.default_rng(3).normal(size=(2, 3, 7, 4))
+    args = (d_out, *qkv, SCORES["chain"][0], MASKS["per-head"][0])
+    want = flex_grad(*args, sinks=np.array([0.1, 0.2, 0.3]), path="reference")
+    got = flex_grad(*args, sinks=np.array([0.1, 0.2, 0.3]), path=path, block_q=bq, block_k=bk)
+    for a, b in zip(got, want, strict=True):
+        _close(a, b)
+
+
+def test_backward_without_mods_is_sdpa_backward(qkv):
+    d_out = np.random.default_rng(4).normal(size=(2, 3, 7, 4))
+    for got, want in zip(flex_backward(d_out, *qkv, mask_mod=mods.causal()),
+                         sdpa_backward(d_out, *qkv, is_causal=True), strict=True):  # fmt: skip
+        _close(got, want)
+
+
+# --- bad input -------------------------------------------------------------------------------
+
+Q, K, V = np.zeros((1, 2, 3, 4)), np.zeros((1, 2, 5, 4)), np.zeros((1, 2, 5, 4))
+
+
+def _no_grad(score, b, h, q_idx, kv_idx):
+    return score * 2.0
+
+
+BAD = [
+    ((Q[0], K, V), {}, ValueError, r"query must be 4-D \(B, H, L, E\), got shape \(2, 3, 4\)"),
+    ((Q, K[0], V), {}, ValueError, r"key must be 4-D .*\(2, 5, 4\)"),
+    ((Q, K, V[None]), {}, ValueError, r"value must be 4-D .*\(1, 1, 2, 5, 4\)"),
+    ((Q.astype(int), K, V), {}, TypeError, r"query must be a floating-point array"),
+    ((Q, K[..., :3], V), {}, ValueError, r"query and key must have the same head size E"),
+    ((Q, K, V), {"mask_mod": lambda b, h, q, kv: (kv <= q).astype(int)}, TypeError,
+     r"mask_mod must return a bool array .* got dtype int64"),
+    ((Q, K, V), {"mask_mod": lambda b, h, q, kv: np.ones((3, 3), bool)}, ValueError,
+     r"mask_mod returned shape \(3, 3\), which does not broadcast to the block of scores"),
+    ((Q, K, V), {"score_mod": lambda s, b, h, q, kv: s.sum(-1)}, ValueError,
+     r"score_mod must return scores of the shape it was given"),
+    ((Q, K, V), {"score_mod": lambda s, b, h, q, kv: s > 0}, TypeError,
+     r"score_mod must return floating-point scores, got dtype bool"),
+    ((Q, K, V), {"score_mod": 3.0}, TypeError, r"score_mod must be None or a callable"),
+    ((Q, K, V), {"mask_mod": "causal"}, TypeError, r"mask_mod must be None or a callable"),
+    ((Q, K, V), {"sinks": np.zeros(3)}, ValueError,
+     r"sinks must have shape \(H,\) = \(2,\), one logit per query head .* got shape \(3,\)"),
+    ((Q, K, V), {"sinks": np.zeros((1, 2))}, ValueError, r"sinks must have shape \(H,\)"),
+    ((Q, K, V), {"sinks": np.zeros(2, dtype=int)}, TypeError, r"sinks must be a floating-point"),
+    ((Q, K, V), {"scale": "x"}, TypeError, r"scale must be None or a real number"),
+    ((Q, np.zeros((1, 3, 5, 4)), np.zeros((1, 3, 5, 4))), {}, ValueError, r"do not broadcast"),
+    ((Q, K, V), {"mask_mod": mods.document([0, 0], [0] * 5)}, ValueError,
+     r"document: q_doc_ids has 2 ids but the attention has L > 2"),
+    ((Q, K, V), {"score_mod": mods.alibi([1.0])}, ValueError, r"alibi has 1 slopes but"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("path", ["reference", "tiled"])
+@pytest.mark.parametrize(("args", "kwargs", "exc", "match"), BAD)
+def test_bad_inputs(args, kwargs, exc, match, path):
+    with pytest.raises(exc, match=match):
+        flex(*args, **kwargs, path=path)
+    if "score_mod" not in kwargs:  # (those lambdas have no grad: flex_backward says so first)
+        with pytest.raises(exc, match=match):
+            flex_grad(np.zeros((1, 2, 3, 4)), *args, **kwargs, path=path)
+
+
+BAD_MODS = [
+    (lambda: mods.sliding_window(-1), ValueError, r"sliding_window's left must be non-negative"),
+    (lambda: mods.sliding_window(2, -3), ValueError, r"sliding_window's right must be non-neg"),
+    (lambda: mods.sliding_window(1.5), TypeError, r"sliding_window's left must be an integer"),
+    (lambda: mods.prefix_lm(-2), ValueError, r"prefix_len must be non-negative"),
+    (lambda: mods.causal(0.5), TypeError, r"offset must be an integer"),
+    (lambda: mods.softcap(0.0), ValueError, r"cap must be a positive finite number"),
+    (lambda: mods.softcap(-1), ValueError, r"cap must be a positive finite number"),
+    (lambda: mods.softcap("50"), TypeError, r"cap must be a positive number"),
+    (lambda: mods.document([0.0, 1.0]), TypeError, r"q_doc_ids must be a 1-D array of integer"),
+    (lambda: mods.document([[0, 1]]), ValueError, r"q_doc_ids must be a 1-D array .* \(1, 2\)"),
+    (lambda: mods.alibi([[1.0]]), ValueError, r"alibi's slopes must be 1-D"),
+    (lambda: mods.and_masks(mods.causal(), 3), TypeError, r"and_masks: argument 1 must be"),
+    (lambda: mods.chain(None), TypeError, r"chain: argument 0 must be a callable"),
+]
+
+
+@pytest.mark.parametrize(("make", "exc", "match"), BAD_MODS)
+def test_bad_mod_arguments(make, exc, match):
+    with pytest.raises(exc, match=match):
+        make()
+
+
+def test_user_score_mod_without_grad():
+    """Works in the forward; flex_backward names it in a TypeError, as does chain with it."""
+    out = flex_attention(Q, K, V, _no_grad)
+    assert out.shape == (1, 2, 3, 4)
+    with pytest.raises(TypeError, match=r"derivative of score_mod \(_no_grad\).*score_mod.grad"):
+        flex_backward(np.zeros((1, 2, 3, 4)), Q, K, V, _no_grad)
+    with pytest.raises(TypeError, match=r"derivative of score_mod \(chain\(softcap\(2\), _no_grad"):
+        flex_backward(np.zeros((1, 2, 3, 4)), Q, K, V, mods.chain(mods.softcap(2.0), _no_grad))
+    with pytest.raises(ValueError, match=r"grad_output must have the shape .* \(1, 2, 3, 4\)"):
+        flex_backward(np.zeros((1, 2, 3, 5)), Q, K, V)
+
+
+def test_path_arguments():
+    with pytest.raises(ValueError, match="path must be one of"):
+        flex(Q, K, V, path="fast")
+    with pytest.raises(ValueError, match="block_q must be positive"):
+        flex(Q, K, V, block_q=0)
+
+
+# --- the key_range hint of the built-in mask mods --------------------------------------------
+
+HINTED = {
+    "causal": mods.causal(),
+    "causal-offset": mods.causal(5),
+    "causal-negative": mods.causal(-4),
+    "window": mods.sliding_window(3),
+    "window-two-sided": mods.sliding_window(2, 6),
+    "window-zero": mods.sliding_window(0),
+    "prefix-lm": mods.prefix_lm(7),
+    "document-sorted": mods.document(np.repeat([0, 1, 2, 5], [5, 9, 2, 4]),
+                                     np.repeat([0, 1, 2, 3, 5], [3, 4, 6, 4, 6])),
+    "and": mods.and_masks(mods.causal(3), mods.sliding_window(4), lambda b, h, q, kv: kv != 2),
+    "or": mods.or_masks(mods.sliding_window(1), mods.prefix_lm(3)),
+    "or-empty": mods.or_masks(),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", list(HINTED))
+def test_key_range_hides_no_visible_key(name):
+    """Every key a query block may see lies in the hint's range, for every block of queries."""
+    mask_mod = HINTED[name]
+    L, S = 20, 23
+    dense = np.broadcast_to(mask_mod(0, 0, np.arange(L)[:, None], np.arange(S)[None, :]), (L, S))
+    assert callable(mask_mod.key_range)
+    for i0 in range(L):
+        for i1 in range(i0 + 1, L + 1):
+            lo, hi = mask_mod.key_range(i0, i1, S)
+            visible = np.flatnonzero(dense[i0:i1].any(axis=0))
+            assert np.all((visible >= lo) & (visible < hi)), (i0, i1, lo, hi, visible)
+
+
+def test_no_hint_without_order():
+    """Unsorted document ids, or a user's mod in or_masks: no hint, every tile is evaluated."""
+    assert not hasattr(mods.document([1, 0, 1]), "key_range")
+    assert not hasattr(mods.or_masks(mods.causal(), lambda b, h, q, kv: kv == 0), "key_range")
+
+
+def test_hint_spares_the_mask_evaluation(rng):
+    """A built-in sliding window is evaluated on O(L x window) positions only."""
+    L = S = 512
+    window = mods.sliding_window(8)
+    evaluated = []
+
+    def counting(b, h, q_idx, kv_idx):
+        evaluated.append(np.broadcast_shapes(q_idx.shape, kv_idx.shape))
+        return window(b, h, q_idx, kv_idx)
+
+    counting.key_range = window.key_range
+    q, k, v = (rng.normal(size=(1, 1, n, 4)) for n in (L, S, S))
+    out = flex(q, k, v, mask_mod=counting, path="tiled", block_q=32, block_k=32)
+    _close(out, flex(q, k, v, mask_mod=window, path="reference"))
+    assert sum(math.prod(s) for s in evaluated) <= (L // 32) * 2 * 32 * 32  # two tiles per row
+
+
+@pytest.mark.parametrize(("path", "bq", "bk"), ENGINE)
+def test_engine_rows_and_gradients(qkv, path, bq, bk):
+    """The engine, forced: fully masked rows, and gradients equal to the reference's."""
+    nothing = lambda b, h, q_idx, kv_idx: (kv_idx < 0) | (q_idx < 3)  # noqa: E731  rows 3.. empty
+    out, lse = flex(*qkv, mask_mod=nothing, return_lse=True, path=path, block_q=bq, block_k=bk)
+    assert np.all(out[:, :, 3:] == 0.0) and np.all(lse[:, :, 3:] == -np.inf)
+    d_out = np.random.default_rng(5).normal(size=(2, 3, 7, 4))
+    for name in ("per-head", "document", "and"):
+        mask_mod = MASKS[name][0]
+        got = flex_grad(d_out, *qkv, mask_mod=mask_mod, path=path, block_q=bq, block_k=bk)
+        want = flex_grad(d_out, *qkv, mask_mod=mask_mod, path="reference")
+        for a, b in zip(got, want, strict=True):
+            _close(a, b)
+    with pytest.raises(ValueError, match="path='engine' takes a mask_mod only"):
+        flex(*qkv, mods.softcap(2.0), path=path)
