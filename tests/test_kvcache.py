@@ -473,3 +473,51 @@ def test_toy_rope_matches_the_closed_form():
     a = rope(q, np.array([7])) @ rope(k, np.array([4])).T
     b = rope(q, np.array([13])) @ rope(k, np.array([10])).T
     np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+# ---------------------------------------------------------------------------------------------
+# The same, stated with flex_attention and attention_ref.mods (issue 14's variants)
+
+
+@pytest.mark.parametrize(("H", "Hkv"), HEADS, ids=HEAD_IDS)
+def test_chunked_prefill_equals_flex_causal_with_offset(rng, H, Hkv):
+    """Chunk rows with mods.causal(offset=S - T), the bottom-right alignment, are the rows of
+    flex_attention with mods.causal() over the whole sequence."""
+    chunks = [4, 1, 6, 2]
+    S = sum(chunks)
+    q, k, v = sequence(rng, H, Hkv, S)
+    q, k = rope(q, np.arange(S)), rope(k, np.arange(S))
+    expected = ar.flex_attention(q, k, v, mask_mod=ar.mods.causal(), enable_gqa=True)
+    cache = ar.KVCache()
+    start = 0
+    for T in chunks:
+        rows = slice(start, start + T)
+        keys, values = cache.update(k[:, :, rows], v[:, :, rows])
+        S_now = keys.shape[2]
+        out = ar.flex_attention(
+            q[:, :, rows], keys, values, mask_mod=ar.mods.causal(S_now - T), enable_gqa=True
+        )
+        np.testing.assert_allclose(out, expected[:, :, rows], rtol=RTOL, atol=ATOL)
+        start += T
+
+
+@pytest.mark.parametrize(("W", "n"), [(1, 0), (4, 0), (4, 2), (6, 1)])
+def test_window_decoding_equals_flex_sliding_window(rng, W, n):
+    """window=W is mods.sliding_window(W - 1, 0): the last W positions, the query's own
+    included; with n sinks, or-ed with the first n positions (and causal)."""
+    S = 15
+    q, k, v = sequence(rng, 4, 2, S)
+    mask_mod = ar.mods.sliding_window(W - 1, 0)
+    if n:
+        mask_mod = ar.mods.and_masks(
+            ar.mods.causal(), ar.mods.or_masks(mask_mod, lambda b, h, q_idx, kv_idx: kv_idx < n)
+        )
+    expected = ar.flex_attention(q, k, v, mask_mod=mask_mod, enable_gqa=True)
+    np.testing.assert_allclose(  # the mask written out by hand agrees
+        expected, full(q, k, v, sliding_with_sinks(S, W, n)), rtol=RTOL, atol=ATOL
+    )
+    cache = ar.KVCache(window=W, sink_tokens=n)
+    for t in range(S):
+        keys, values = cache.update(k[:, :, t : t + 1], v[:, :, t : t + 1])
+        row = ar.flex_attention(q[:, :, t : t + 1], keys, values, enable_gqa=True)
+        np.testing.assert_allclose(row[:, :, 0], expected[:, :, t], rtol=RTOL, atol=ATOL)
