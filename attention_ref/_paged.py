@@ -210,6 +210,7 @@ def paged_attention(
     G = H // Hkv
     c = 1.0 / math.sqrt(E) if scale is None else scale
     chunk_blocks = max(1, CHUNK_TOKENS // block_size)
+    underflow = np.log(np.finfo(cdt).tiny)  # exp(x) is subnormal below this
     out = np.zeros((N, H, Ev), dtype=cdt)  # (N, H, Ev); a sequence of length 0 stays zeros
     for n in range(N):
         S = int(lens[n])
@@ -225,6 +226,10 @@ def paged_attention(
             k = k.reshape(-1, Hkv, E)[: t1 - t0].astype(cdt, copy=False)  # (C, Hkv, E)
             np.matmul(q_n, k.transpose(1, 2, 0), out=scores[:, :, t0:t1])  # (Hkv, G, C)
         scores -= scores.max(axis=-1, keepdims=True)  # the stable softmax, over all S
+        # Weights below the smallest normal number (relative to the largest, 1) would be
+        # subnormal, and products with subnormals are many times slower on x86; they add
+        # less than S * 1.2e-38 to a sum of at least 1 in float32: set them to exactly 0.
+        scores[scores < underflow] = -np.inf
         probs = np.exp(scores, out=scores)  # (Hkv, G, S), unnormalised
         acc = np.zeros((Hkv, G, Ev), dtype=cdt)
         for b0 in range(0, len(ids), chunk_blocks):

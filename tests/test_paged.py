@@ -188,3 +188,15 @@ def test_the_example_drawn_on_the_paged_attention_page(rng):
     out = ar.paged_attention(query, ex.key_cache, ex.value_cache, ex.block_tables, ex.seq_lens)
     assert not np.isnan(out).any()
     np.testing.assert_allclose(out, contiguous(query, ex), rtol=RTOL, atol=ATOL)
+
+
+def test_large_scores_float32(rng):
+    """Scores spread over hundreds (trained models' norms): the weights too small to be
+    normal float32 numbers are dropped, which changes nothing at float32's precision."""
+    ex = paged_example(rng, [40, 23], block_size=4, dtype=np.float32)
+    ex.key_cache *= 12.0
+    query = (12.0 * rng.standard_normal((2, 4, 8))).astype(np.float32)
+    out = ar.paged_attention(query, ex.key_cache, ex.value_cache, ex.block_tables, ex.seq_lens)
+    ex.keys = [12.0 * k.astype(np.float64) for k in ex.keys]
+    ex.values = [v.astype(np.float64) for v in ex.values]
+    np.testing.assert_allclose(out, contiguous(query.astype(np.float64), ex), rtol=1e-4, atol=1e-5)
