@@ -194,7 +194,7 @@ def blas_threads() -> int:
                 return int(info["num_threads"])
     except ImportError:
         pass
-    return os.cpu_count() or 1
+    return int(os.environ.get("OPENBLAS_NUM_THREADS", os.cpu_count() or 1))
 
 
 def main() -> None:
