@@ -7,10 +7,10 @@ def size(n):
     return f"{n / 2 ** (10 * 'BKMG'.index(unit[0])):g} {unit}"
 
 
-rows = ["| model | layers | H | Hkv | E | per token | 8k | 128k |", "|---|" + "---:|" * 7]
+rows = ["| model | layers | H / Hkv | E | per token | 8k | 128k |", "|---|" + "---:|" * 6]
 for m in MODELS:
     b = bytes_per_token(m)
-    rows.append(f"| {m.name} | {m.layers} | {m.heads} | {m.kv_heads} | {m.head_dim} "
+    rows.append(f"| {m.name} | {m.layers} | {m.heads} / {m.kv_heads} | {m.head_dim} "
                 f"| {size(b)} | {size(8192 * b)} | {size(131072 * b)} |")
 print("\n".join(rows))
 by_name = {m.name: bytes_per_token(m) for m in MODELS}

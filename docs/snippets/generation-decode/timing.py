@@ -18,4 +18,4 @@ model.forward(tokens[:, :-1], caches)  # prefill 1023 positions
 t_cache = best_of(lambda: model.forward(tokens[:, -1:], caches))  # S grows by 1 per call
 t_recompute = best_of(lambda: model.forward(tokens))
 assert t_recompute > 5 * t_cache, (t_recompute, t_cache)
-print("one new token at S = 1024: recomputing takes more than 5 times as long as the cached step")
+print("one new token at S = 1024: recomputing takes over 5 times the cached step")
