@@ -50,6 +50,10 @@ Papers implemented:
   `rotary_embedding`. <https://arxiv.org/abs/2104.09864>
 - Press, Smith and Lewis (2022), *Train Short, Test Long: Attention with Linear Biases Enables
   Input Length Extrapolation*: `alibi_slopes`. <https://arxiv.org/abs/2108.12409>
+- Kwon et al. (2023), *Efficient Memory Management for Large Language Model Serving with
+  PagedAttention*: `paged_attention`. <https://arxiv.org/abs/2309.06180>
+- Xiao, Tian, Chen, Han and Lewis (2024), *Efficient Streaming Language Models with Attention
+  Sinks*: `KVCache`'s window and sink tokens. <https://arxiv.org/abs/2309.17453>
 
 How to cite: `attention_ref.__citation__`, or `python -m attention_ref --cite`, prints the
 BibTeX of the software (for the code and the numbers computed with it, with the version) and of
@@ -63,8 +67,10 @@ from ._backward import sdpa_backward
 from ._citation import CITATION as __citation__
 from ._flash import flash_attention
 from ._flex import flex_attention, flex_backward
+from ._kvcache import KVCache
 from ._masks import causal_mask, padding_mask
 from ._multihead import MultiHeadAttention
+from ._paged import paged_attention
 from ._positions import alibi_slopes, rotary_embedding, sinusoidal_positions
 from ._sdpa import scaled_dot_product_attention
 from ._softmax import softmax
@@ -72,6 +78,7 @@ from ._softmax import softmax
 __version__ = "0.1.0"
 
 __all__ = [
+    "KVCache",
     "MultiHeadAttention",
     "__citation__",
     "__version__",
@@ -83,6 +90,7 @@ __all__ = [
     "flex_backward",
     "mods",
     "padding_mask",
+    "paged_attention",
     "rotary_embedding",
     "scaled_dot_product_attention",
     "sdpa_backward",
