@@ -13,22 +13,45 @@
   `config.extra.social_image` for the Open Graph tags (overrides/main.html), and `robots.txt`
   with the sitemap's URL.
 
+- Importing the site's tooling: `attention_ref_site` is not part of the attention-ref
+  distribution (the wheel holds `attention_ref` alone), so the build imports it from the
+  repository this file is in: loading the hook puts the repository on `sys.path` (MkDocs
+  restores `sys.path` after loading a hook, so `on_config` does it again, for the Markdown
+  extension and for the pages' executed blocks), and `on_config` registers the math
+  extension (`attention_ref_site.mathml`), which mkdocs.yml cannot name: MkDocs imports the
+  extensions it lists before it loads hooks.
+
 Nothing here reads the clock, so two builds of the same commit are identical byte for byte.
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+
+_REPOSITORY = str(Path(__file__).resolve().parent.parent)
+
+
+def _import_from_repository() -> None:
+    """Make `attention_ref_site` importable from this checkout (it is not installed)."""
+    if _REPOSITORY not in sys.path:
+        sys.path.insert(0, _REPOSITORY)
+
+
+_import_from_repository()
+
+# ruff: noqa: E402  (the imports below need the repository on sys.path)
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import PluginError
+from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 from mkdocs.utils import meta as front_matter
 
-from attention_ref_site import citation, provenance, social
+from attention_ref_site import citation, mathml, provenance, social
 
 SOCIAL_IMAGE = "assets/images/social.png"
 
@@ -51,7 +74,14 @@ def _root(config: MkDocsConfig) -> Path:
     return Path(config.config_file_path).resolve().parent
 
 
+# First among the plugins: mkdocstrings reads the Markdown extensions in its own on_config (math
+# in docstrings), and markdown-exec's blocks import attention_ref_site.
+@event_priority(100)
 def on_config(config: MkDocsConfig) -> MkDocsConfig:
+    _import_from_repository()
+    # $...$ and $$...$$ to MathML at build time, on every page and in docstrings.
+    if not any(isinstance(e, mathml.MathMLExtension) for e in config.markdown_extensions):
+        config.markdown_extensions.append(mathml.MathMLExtension())
     root = _root(config)
     site_url = config.site_url
     if not site_url or not urlsplit(site_url).scheme or not urlsplit(site_url).netloc:
