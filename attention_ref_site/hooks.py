@@ -13,6 +13,9 @@
   `config.extra.social_image` for the Open Graph tags (overrides/main.html), and `robots.txt`
   with the sitemap's URL.
 
+- Notebooks (`attention_ref_site.notebooks`): every page with executed code is also written
+  as a Jupyter notebook, `notebooks/<page>.ipynb`, from the blocks markdown-exec ran (recorded
+  as they run) and the page's prose, and the page links to it under its title.
 - Importing the site's tooling: `attention_ref_site` is not part of the attention-ref
   distribution (the wheel holds `attention_ref` alone), so the build imports it from the
   repository this file is in: loading the hook puts the repository on `sys.path` (MkDocs
@@ -49,9 +52,10 @@ from mkdocs.exceptions import PluginError
 from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
+from mkdocs.utils import get_relative_url
 from mkdocs.utils import meta as front_matter
 
-from attention_ref_site import citation, mathml, provenance, social
+from attention_ref_site import citation, mathml, notebooks, provenance, social
 
 SOCIAL_IMAGE = "assets/images/social.png"
 
@@ -68,6 +72,7 @@ _NAMED_SEARCH_DIALOG = (
 )
 
 _state: dict[str, Any] = {}
+_recorder = notebooks.Recorder()
 
 
 def _root(config: MkDocsConfig) -> Path:
@@ -82,6 +87,8 @@ def on_config(config: MkDocsConfig) -> MkDocsConfig:
     # $...$ and $$...$$ to MathML at build time, on every page and in docstrings.
     if not any(isinstance(e, mathml.MathMLExtension) for e in config.markdown_extensions):
         config.markdown_extensions.append(mathml.MathMLExtension())
+    # Record what markdown-exec runs, for the notebooks (installed once per process).
+    _recorder.install()
     root = _root(config)
     site_url = config.site_url
     if not site_url or not urlsplit(site_url).scheme or not urlsplit(site_url).netloc:
@@ -104,6 +111,9 @@ def on_config(config: MkDocsConfig) -> MkDocsConfig:
     _, home_meta = front_matter.get_data(home.read_text(encoding="utf-8"))
     _state.clear()
     _state.update(
+        root=root,
+        notebooks={},
+        page_markdown={},
         cff_text=cff_path.read_bytes(),
         bibtex=citation.bibtex(cff),
         provenance=built,
@@ -157,7 +167,60 @@ def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Fil
     }
     for name, marker in MARKERS.items():
         markdown = markdown.replace(marker, replacements[name])
+    _recorder.take()  # blocks run outside any page (none expected) belong to no notebook
+    _state["page_markdown"][page.file.src_uri] = markdown
     return markdown
+
+
+_NOTEBOOK_LINK = (
+    '<p class="ar-notebook"><a href="{href}" download="attention-ref-{stem}.ipynb">'
+    "Download this page as a Jupyter notebook</a> (run it after "
+    "<code>pip install attention-ref matplotlib</code>)</p>"
+)
+
+
+def on_page_content(html: str, page: Page, config: MkDocsConfig, files: Files) -> str:
+    """Write the page's notebook from the blocks that ran while it was converted; link it."""
+    blocks = _recorder.take()
+    if not blocks:
+        return html
+    src_uri = page.file.src_uri
+    parts = notebooks.split_markdown(_state["page_markdown"][src_uri])
+    executed = [part for part in parts if isinstance(part, int)]
+    if len(executed) != len(blocks):
+        raise PluginError(
+            f"{src_uri}: {len(blocks)} blocks ran but the page has {len(executed)} executed "
+            "blocks (attention_ref_site/notebooks.py's reading of the page is out of step)"
+        )
+
+    def url_of(target: str) -> str | None:
+        file = files.get_file_from_path(target)
+        return file.url if file is not None else None
+
+    resolve = notebooks.resolver(src_uri, page.url, config.site_url, url_of)
+    parts = [notebooks.absolute_links(p, resolve) if isinstance(p, str) else p for p in parts]
+    notebook = notebooks.build_notebook(
+        title=page.title or config.site_name,
+        page_url=urljoin(config.site_url, page.url),
+        parts=parts,
+        blocks=blocks,
+        modules=notebooks.site_modules([b.code for b in blocks], _state["root"]),
+        provenance=_state["provenance"],
+    )
+    path = notebooks.notebook_path(src_uri)
+    _state["notebooks"][path] = notebooks.dumps(notebook)
+    link = _NOTEBOOK_LINK.format(href=get_relative_url(path, page.url), stem=Path(path).stem)
+    if "</h1>" in html:
+        return html.replace("</h1>", "</h1>" + link, 1)
+    return link + html
+
+
+def on_post_build(config: MkDocsConfig) -> None:
+    site = Path(config.site_dir)
+    for path, content in sorted(_state["notebooks"].items()):
+        target = site / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)
 
 
 def _name_search_dialog(output: str) -> str:
