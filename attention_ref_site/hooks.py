@@ -7,6 +7,10 @@
   `<!-- attention-ref:bibtex -->` (a ```bibtex block), `<!-- attention-ref:version -->`,
   `<!-- attention-ref:provenance -->` (the footer's sentence, with the full commit hash).
   `CITATION.cff` and `citation.bib` are published at the site's root.
+- Versions (mike): in a build by `mike deploy VERSION` (which sets `MIKE_DOCS_VERSION`), the
+  header gets Material's version selector (`extra.version.provider: mike`, with `latest` as
+  the default alias), and `<!-- attention-ref:site-url -->` says the versioned address,
+  `site_url` + `VERSION/`. A plain build has no selector and gives `site_url`.
 - Accessibility: Material's search box is a `role="dialog"` without a name; every page's
   gets `aria-label="Search"` (an ARIA dialog needs an accessible name).
 - Publishing: the social image (`attention_ref_site.social`) at `SOCIAL_IMAGE`, its URL in
@@ -29,6 +33,7 @@ Nothing here reads the clock, so two builds of the same commit are identical byt
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -63,7 +68,9 @@ MARKERS = {
     "bibtex": "<!-- attention-ref:bibtex -->",
     "version": "<!-- attention-ref:version -->",
     "provenance": "<!-- attention-ref:provenance -->",
+    "site-url": "<!-- attention-ref:site-url -->",
 }
+MIKE_VERSION = "MIKE_DOCS_VERSION"  # set by `mike deploy` for the build it runs
 
 # Material 9's search box (partials/search.html), and the same with an accessible name.
 _SEARCH_DIALOG = '<div class="md-search" data-md-component="search" role="dialog">'
@@ -107,11 +114,25 @@ def on_config(config: MkDocsConfig) -> MkDocsConfig:
             f"CITATION.cff says version {cff['version']}, attention_ref.__version__ is "
             f"{built.version}: update CITATION.cff (and CHANGELOG.md)"
         )
+    version = os.environ.get(MIKE_VERSION, "").strip()
+    if version:
+        # Material's selector: ../versions.json, written by mike next to the versions.
+        config.extra["version"] = {"provider": "mike", "default": "latest", "alias": True}
+        versioned_url = urljoin(site_url, f"{version}/")
+        site_sentence = (
+            "Every release of the site stays published under its own version, so the page "
+            f"you cite is the page your reader finds. This is version {version}, at "
+            f"<{versioned_url}>; <{urljoin(site_url, 'latest/')}> follows the newest release, "
+            "and the selector in the header switches between versions."
+        )
+    else:
+        site_sentence = f"This site is published at <{site_url}>."
     home = root / config.docs_dir / "index.md"
     _, home_meta = front_matter.get_data(home.read_text(encoding="utf-8"))
     _state.clear()
     _state.update(
         root=root,
+        site_sentence=site_sentence,
         notebooks={},
         page_markdown={},
         cff_text=cff_path.read_bytes(),
@@ -164,6 +185,7 @@ def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Fil
         "bibtex": f"```bibtex\n{_state['bibtex']}```",
         "version": built.version,
         "provenance": built.text(full_commit=True),
+        "site-url": _state["site_sentence"],
     }
     for name, marker in MARKERS.items():
         markdown = markdown.replace(marker, replacements[name])

@@ -108,6 +108,12 @@ def _read(site: Path, page: str):
     return notebook
 
 
+def test_plain_build_has_no_version_selector(site: Path) -> None:
+    """Material's version selector loads ../versions.json, which only a mike deployment has
+    (tests/test_versions.py): a plain build must not ask for it."""
+    assert '"version": null' in (site / "index.html").read_text(encoding="utf-8")
+
+
 def test_every_page_with_executed_code_has_a_notebook(site: Path) -> None:
     assert len(PAGES) >= 10, PAGES
     published = sorted(p.name for p in (site / "notebooks").glob("*.ipynb"))

@@ -797,7 +797,7 @@ def test_readme_documents_deployment() -> None:
     deploy = re.search(r"(?ms)^## Deploy\n(.*?)(?=^## |\Z)", text)
     assert deploy, "README.md needs a '## Deploy' section"
     body = deploy.group(1)
-    for needle in ("mkdocs gh-deploy", "site/", "SITE_URL", "SOURCE_DATE_EPOCH"):
+    for needle in ("mike deploy", "site/", "SITE_URL", "SOURCE_DATE_EPOCH"):
         assert needle in body, f"the Deploy section does not mention {needle}"
     build = _readme_block("build-command")
     assert "mkdocs build --strict" in build and "SOURCE_DATE_EPOCH" in build
