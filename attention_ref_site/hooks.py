@@ -204,8 +204,8 @@ _NOTEBOOK_LINK = (
 def on_page_content(html: str, page: Page, config: MkDocsConfig, files: Files) -> str:
     """Write the page's notebook from the blocks that ran while it was converted; link it."""
     blocks = _recorder.take()
-    if not blocks:
-        return html
+    if not blocks or any(block.output is None for block in blocks):
+        return html  # a block raised: markdown-exec warned, and the strict build fails
     src_uri = page.file.src_uri
     parts = notebooks.split_markdown(_state["page_markdown"][src_uri])
     executed = [part for part in parts if isinstance(part, int)]

@@ -60,7 +60,7 @@ class Block:
     """One executed block: the code that ran, its options, and what it printed."""
 
     code: str
-    output: str
+    output: str | None  # None: the block raised (the strict build fails)
     language: str
     session: str | None
     html: bool
@@ -79,14 +79,17 @@ class Block:
 
 @dataclass
 class Recorder:
-    """Wraps markdown-exec's Python runner; `take()` returns the blocks run since the last call."""
+    """Wraps markdown-exec's Python runner; `take()` returns the blocks run since the last call.
+
+    The wrapping happens once per process (`mkdocs serve` reloads the hook on every rebuild):
+    the wrappers record into the recorder installed last."""
 
     blocks: list[Block] = field(default_factory=list)
     _options: dict[str, Any] | None = None
-    installed: bool = False
 
     def install(self) -> None:
-        if self.installed:
+        _active[0] = self
+        if _active[1]:
             return
         from markdown_exec._internal import main
         from markdown_exec._internal.formatters import pycon, python
@@ -94,10 +97,18 @@ class Recorder:
         run = python._run_python
 
         def recording_run(code: str, *args: Any, **kwargs: Any) -> str:
-            output = run(code, *args, **kwargs)
-            if self._options is not None:
-                options = self._options
-                self.blocks.append(
+            output: str | None = None  # a block that raised printed nothing to keep
+            try:
+                output = run(code, *args, **kwargs)
+                return output
+            finally:
+                record(code, output)
+
+        def record(code: str, output: str | None) -> None:
+            recorder = _active[0]
+            if recorder is not None and recorder._options is not None:
+                options = recorder._options
+                recorder.blocks.append(
                     Block(
                         code=code,
                         output=output,
@@ -108,15 +119,17 @@ class Recorder:
                         source=str(options.get("source") or ""),
                     )
                 )
-            return output
 
         def recording_formatter(language: str, format_: Callable[..., Any]) -> Callable[..., Any]:
             def formatter(**kwargs: Any) -> Any:
-                self._options = {"language": language, **kwargs}
+                recorder = _active[0]
+                if recorder is None:
+                    return format_(**kwargs)
+                recorder._options = {"language": language, **kwargs}
                 try:
                     return format_(**kwargs)
                 finally:
-                    self._options = None
+                    recorder._options = None
 
             return formatter
 
@@ -124,11 +137,15 @@ class Recorder:
         pycon._run_python = recording_run
         for language in EXEC_LANGUAGES:
             main.formatters[language] = recording_formatter(language, main.formatters[language])
-        self.installed = True
+        _active[1] = True
 
     def take(self) -> list[Block]:
         blocks, self.blocks = self.blocks, []
         return blocks
+
+
+# The recorder the wrappers record into, and whether markdown-exec is wrapped yet.
+_active: list[Any] = [None, False]
 
 
 # ---------------------------------------------------------------------------------------------

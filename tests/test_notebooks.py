@@ -190,6 +190,16 @@ def _comparable_html(data: str) -> str:
     return _TEX.sub("[math]", _MATHML.sub("[math]", data))
 
 
+_EXECUTE = f"""\
+import sys, nbformat, nbclient
+notebook = nbformat.read(sys.argv[1], as_version=4)
+nbclient.NotebookClient(
+    notebook, timeout={CELL_TIMEOUT}, kernel_name="python3", allow_errors=False,
+    resources={{"metadata": {{"path": sys.argv[3]}}}},
+).execute()
+nbformat.write(notebook, sys.argv[2])
+"""
+
 _GUARD = """\
 import importlib.util, sys
 assert importlib.util.find_spec("attention_ref_site") is None, "attention_ref_site is importable"
@@ -216,14 +226,21 @@ def test_notebook_runs_and_prints_what_the_page_printed(
     run.cells.append(nbformat.v4.new_code_cell(_TOOLING_PROBE))
     for index, cell in enumerate(run.cells):
         cell.id = f"run-{index:03d}"
-    client = nbclient.NotebookClient(
-        run,
-        timeout=CELL_TIMEOUT,
-        kernel_name="python3",
-        allow_errors=False,
-        resources={"metadata": {"path": str(tmp_path)}},
+    # nbclient runs in a process of its own: it leaves an asyncio event loop behind, in
+    # which Playwright's sync API (tests/test_versions.py) refuses to run.
+    source, executed = tmp_path / "notebook.ipynb", tmp_path / "executed.ipynb"
+    nbformat.write(run, source)
+    work = tmp_path / "cwd"
+    work.mkdir()
+    done = subprocess.run(
+        [sys.executable, "-c", _EXECUTE, str(source), str(executed), str(work)],
+        capture_output=True,
+        text=True,
+        timeout=CELL_TIMEOUT * 4,
+        check=False,
     )
-    client.execute()
+    assert done.returncode == 0, f"{page}: the notebook failed:\n{done.stderr[-6000:]}"
+    run = nbformat.read(executed, as_version=4)
     run_cells = run.cells[1:-1]
     stdout, _ = _printed(run.cells[-1])
     assert stdout.strip() == "[] []", f"the notebook loaded the site's build tooling: {stdout}"
