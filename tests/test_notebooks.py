@@ -110,7 +110,7 @@ def _read(site: Path, page: str):
 
 def test_plain_build_has_no_version_selector(site: Path) -> None:
     """Material's version selector loads ../versions.json, which only a mike deployment has
-    (tests/test_versions.py): a plain build must not ask for it."""
+    (tests/browser/test_versions.py): a plain build must not ask for it."""
     assert '"version": null' in (site / "index.html").read_text(encoding="utf-8")
 
 
@@ -227,7 +227,7 @@ def test_notebook_runs_and_prints_what_the_page_printed(
     for index, cell in enumerate(run.cells):
         cell.id = f"run-{index:03d}"
     # nbclient runs in a process of its own: it leaves an asyncio event loop behind, in
-    # which Playwright's sync API (tests/test_versions.py) refuses to run.
+    # which Playwright's sync API (tests/browser/test_versions.py) refuses to run.
     source, executed = tmp_path / "notebook.ipynb", tmp_path / "executed.ipynb"
     nbformat.write(run, source)
     work = tmp_path / "cwd"

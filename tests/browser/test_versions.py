@@ -4,8 +4,8 @@ Chromium.
 A throwaway git repository (in a temporary directory) holds a clean copy of the working tree
 and two commits; `mike deploy` publishes the first as version 0.0.1 and the second as 0.1.0
 with the alias `latest` (and `mike set-default latest`) into its local `gh-pages` branch.
-The branch's tree is served on 127.0.0.1, and Chromium (Debian's /usr/bin/chromium, through
-Playwright, as tests/browser) checks that
+The branch's tree is served on 127.0.0.1, and Chromium (the session's browser of
+tests/browser/conftest.py: Debian's /usr/bin/chromium through Playwright) checks that
 
 - the site's root leads to `latest`, that is 0.1.0;
 - the header's version selector lists both versions, and choosing 0.0.1 switches to it;
@@ -20,7 +20,6 @@ from __future__ import annotations
 import functools
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tarfile
@@ -35,17 +34,8 @@ from test_distribution import clean_copy
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 DEPLOY_TIMEOUT = 900
 TIMEOUT_MS = 15_000
 OLD, NEW = "0.0.1", "0.1.0"
@@ -153,29 +143,6 @@ def test_deployed_pages_carry_the_selector(deployed: dict[str, Any]) -> None:
     for version in (OLD, NEW):
         page = (deployed["www"] / version / "index.html").read_text()
         assert '"version": {"alias": true, "default": "latest", "provider": "mike"}' in page
-
-
-@pytest.fixture(scope="session")
-def browser() -> Any:
-    missing = None
-    if not (CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK)):
-        missing = f"no Chromium at {CHROMIUM}"
-    elif shutil.which("git") is None:
-        missing = "no git"
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        missing = missing or "playwright is not installed"
-    if missing:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{missing} (CI=true: the browser tests must run, not skip)")
-        pytest.skip(missing)
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
-        )
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture
