@@ -32,5 +32,5 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":  # pragma: no cover (run as a command by tests/test_cite_installed.py)
+if __name__ == "__main__":  # pragma: no cover (run as a command by tests/test_distribution.py)
     raise SystemExit(main())

@@ -3,7 +3,7 @@
 
 `attention_ref` imports only NumPy, so it cannot parse CITATION.cff (YAML); its citation is the
 generated module `attention_ref/_citation.py`, checked here against the generator run on
-CITATION.cff. tests/test_cite_installed.py prints it from a wheel in a fresh environment.
+CITATION.cff. tests/test_distribution.py prints it from a wheel in a fresh environment.
 """
 
 from __future__ import annotations
@@ -87,8 +87,10 @@ def test_urls_agree(cff):
     tomllib = pytest.importorskip("tomllib", reason="tomllib is in the standard library from 3.11")
     urls = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["urls"]
     assert cff["url"] == citation.article(cff)["url"] == site_url
-    assert urls["Homepage"] == urls["Documentation"] == site_url
-    assert urls["Citation"] == site_url + "cite/"
+    # The site is versioned (mike): the reference and the Cite page of the newest release.
+    assert urls["Homepage"] == site_url
+    assert urls["Documentation"] == site_url + "latest/reference/"
+    assert urls["Citation"] == site_url + "latest/cite/"
     assert f"url     = {{{site_url}}}" in attention_ref.__citation__
 
 

@@ -41,6 +41,7 @@ import pytest
 import yaml
 
 import attention_ref
+from attention_ref_site import citation
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -315,6 +316,23 @@ def test_installed_conformance_command_runs(wheel_venv: Venv, tmp_path: Path) ->
         cwd=tmp_path,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_installed_package_prints_the_citation(wheel_venv: Venv, tmp_path: Path) -> None:
+    """A plain install says how to cite it (no yaml, no CITATION.cff, no source tree): what a
+    researcher does after `pip install attention-ref`. The text is the one generated from
+    CITATION.cff."""
+    expected = citation.citation_text(citation.load(ROOT / "CITATION.cff"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    cite = [str(wheel_venv.python), "-I", "-m", "attention_ref", "--cite"]
+    assert _ok(_run(cite, cwd=tmp_path, env=env)).stdout == expected
+    script = (
+        "import attention_ref, importlib.util; "
+        "assert importlib.util.find_spec('yaml') is None, 'yaml is installed'; "
+        "print(attention_ref.__citation__, end='')"
+    )
+    probe = [str(wheel_venv.python), "-I", "-c", script]
+    assert _ok(_run(probe, cwd=tmp_path, env=env)).stdout == expected
 
 
 # ---------------------------------------------------------------------------------------------
