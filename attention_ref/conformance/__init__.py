@@ -75,9 +75,6 @@ from ._report import SCHEMA_VERSION, CaseResult, Report
 from ._rope import ROPE_CONVENTIONS, rope_check
 from ._variants import check_variant
 
-#: Every key a report can name (`report.matches`, the JSON's `matches`), with its meaning.
-CONVENTIONS = {key: meaning for key, (_, meaning) in known_conventions().items()}
-
 __all__ = [
     "CONVENTIONS",
     "ROPE_CONVENTIONS",
@@ -89,3 +86,14 @@ __all__ = [
     "main",
     "rope_check",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """`CONVENTIONS`, every key a report can name (`report.matches`, the JSON's `matches`)
+    with its meaning, is made on first use: it draws the battery's cases, work that
+    `import attention_ref.conformance` should not do."""
+    if name == "CONVENTIONS":
+        conventions = {key: meaning for key, (_, meaning) in known_conventions().items()}
+        globals()["CONVENTIONS"] = conventions
+        return conventions
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
