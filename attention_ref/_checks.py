@@ -192,14 +192,22 @@ def check_scale(scale: object) -> float | None:
     return float(scale)
 
 
-def check_size(n: object, name: str) -> int:
-    """A non-negative integer size (a Python int or NumPy integer)."""
+def check_int(n: object, name: str, *, minimum: int | None = None) -> int:
+    """A Python or NumPy integer (not a bool, not a float), at least `minimum` if given."""
+    if isinstance(n, (bool, np.bool_)):
+        raise TypeError(f"{name} must be an integer, got {n!r}")
     try:
         value = operator.index(cast(SupportsIndex, n))  # rejects floats; accepts np.int64
     except TypeError:
         raise TypeError(f"{name} must be an integer, got {n!r}") from None
-    if isinstance(n, (bool, np.bool_)):
-        raise TypeError(f"{name} must be an integer, got {n!r}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def check_size(n: object, name: str) -> int:
+    """A non-negative integer size (a Python int or NumPy integer)."""
+    value = check_int(n, name)
     if value < 0:
         raise ValueError(f"{name} must be non-negative, got {value}")
     return value

@@ -26,28 +26,13 @@ Storage (the cost of an update does not grow with the length of the cache):
 
 from __future__ import annotations
 
-import operator
-
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._checks import as_float_array
+from ._checks import as_float_array, check_int
 
 #: Rows allocated by the first update of an unbounded cache, at least (then doubled as needed).
 MIN_CAPACITY = 16
-
-
-def _check_int(x: object, name: str, *, minimum: int) -> int:
-    """An integer (Python or NumPy, not bool) that is at least `minimum`."""
-    if isinstance(x, (bool, np.bool_)):
-        raise TypeError(f"{name} must be an integer, got {x!r}")
-    try:
-        value = operator.index(x)
-    except TypeError:
-        raise TypeError(f"{name} must be an integer, got {x!r}") from None
-    if value < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, got {value}")
-    return value
 
 
 class KVCache:
@@ -159,8 +144,8 @@ class KVCache:
     """
 
     def __init__(self, *, window: int | None = None, sink_tokens: int = 0) -> None:
-        self.window = None if window is None else _check_int(window, "window", minimum=1)
-        self.sink_tokens = _check_int(sink_tokens, "sink_tokens", minimum=0)
+        self.window = None if window is None else check_int(window, "window", minimum=1)
+        self.sink_tokens = check_int(sink_tokens, "sink_tokens", minimum=0)
         if self.sink_tokens and self.window is None:
             raise ValueError(
                 f"sink_tokens={self.sink_tokens} needs a window: without one the cache keeps "

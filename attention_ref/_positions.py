@@ -18,12 +18,11 @@ once $m$ is in the hundreds of thousands.
 from __future__ import annotations
 
 import math
-import operator
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._checks import as_float_array, check_min_ndim, compute_dtype
+from ._checks import as_float_array, check_int, check_min_ndim, compute_dtype
 
 __all__ = ["alibi_slopes", "rotary_embedding", "sinusoidal_positions"]
 
@@ -38,16 +37,6 @@ def _check_base(base: object) -> float:
     if not (value > 0 and math.isfinite(value)):
         raise ValueError(f"base must be a positive, finite real number, got {base!r}")
     return value
-
-
-def _check_int(n: object, name: str) -> int:
-    """A Python or NumPy integer (not a bool, not a float)."""
-    if isinstance(n, (bool, np.bool_)):
-        raise TypeError(f"{name} must be an integer, got {n!r}")
-    try:
-        return operator.index(n)
-    except TypeError:
-        raise TypeError(f"{name} must be an integer, got {n!r}") from None
 
 
 def rotary_frequencies(rotary_dim: int, base: float = 10000.0) -> np.ndarray:
@@ -201,7 +190,7 @@ def rotary_embedding(
                 f"(E={E}); pass an even rotary_dim <= E"
             )
     else:
-        R = _check_int(rotary_dim, "rotary_dim")
+        R = check_int(rotary_dim, "rotary_dim")
         if R <= 0 or R % 2 or R > E:
             raise ValueError(
                 f"rotary_dim must be a positive even integer at most E: got rotary_dim={R} for "
@@ -311,10 +300,10 @@ def sinusoidal_positions(L: int, D: int, *, base: float = 10000.0) -> np.ndarray
     >>> bool(np.allclose(pe[1, 2:], [np.sin(0.01), np.cos(0.01)]))   # 1 / 10000^(2/4)
     True
     """
-    n_pos = _check_int(L, "L")
+    n_pos = check_int(L, "L")
     if n_pos < 0:
         raise ValueError(f"L must be non-negative, got L={n_pos}")
-    width = _check_int(D, "D")
+    width = check_int(D, "D")
     if width <= 0 or width % 2:
         raise ValueError(f"D must be a positive even integer, got D={width}")
     base_value = _check_base(base)
@@ -385,7 +374,7 @@ def alibi_slopes(num_heads: int) -> np.ndarray:
     >>> alibi_slopes(6).tolist()
     [0.25, 0.0625, 0.015625, 0.00390625, 0.5, 0.125]
     """
-    n = _check_int(num_heads, "num_heads")
+    n = check_int(num_heads, "num_heads")
     if n < 1:
         raise ValueError(f"num_heads must be at least 1, got num_heads={n}")
 

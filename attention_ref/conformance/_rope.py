@@ -28,6 +28,7 @@ import itertools
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import Any, cast
 
 import numpy as np
 
@@ -219,7 +220,7 @@ def _explain(fn_out: np.ndarray, x: np.ndarray, case: _Case, tol: float) -> tupl
             pos, kw = pos0, kw0
             for h in combo:
                 pos, kw = h.change(case, pos, kw)
-            if _distance(fn_out, rotary_embedding(x, pos, **kw)) <= tol:
+            if _distance(fn_out, rotary_embedding(x, pos, **cast("dict[str, Any]", kw))) <= tol:
                 return tuple(h.key for h in combo)
     return ()
 
@@ -287,7 +288,7 @@ def rope_check(fn: Callable[..., object], *, seed: int = 0) -> Report:
     exact_at_zero = True  # in the float32-like cases, position 0 is exact
     for case in _cases():
         description = case.describe(SHAPE)
-        want = rotary_embedding(x, case.positions, **case.kwargs())
+        want = rotary_embedding(x, case.positions, **cast("dict[str, Any]", case.kwargs()))
         tol = _tolerance(x, case)
         arg = x.copy()
         positions = None if case.positions is None else case.positions.copy()
@@ -296,11 +297,11 @@ def rope_check(fn: Callable[..., object], *, seed: int = 0) -> Report:
                 warnings.simplefilter("ignore")
                 raw = fn(arg, positions, **case.kwargs())
             got = np.asarray(raw, dtype=np.float64)
-        except Exception as error:
+        except Exception as raised:
             results.append(
                 CaseResult(
                     case.name, "float64", description, "error",
-                    diagnosis=f"raises {type(error).__name__}: {error}",
+                    diagnosis=f"raises {type(raised).__name__}: {raised}",
                 )
             )  # fmt: skip
             continue

@@ -121,8 +121,8 @@ def _flex(**kw: Any) -> Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarra
         mask_mod = kw.get("mask_mod")
         if mask_mod is not None:
             L, S = q.shape[-2], k.shape[-2]
-            seen = mask_mod(0, 0, np.arange(L)[:, None], np.arange(S)[None, :])
-            empty = ~np.broadcast_to(seen, (L, S)).any(axis=-1)  # (L,)
+            seen = np.asarray(mask_mod(0, 0, np.arange(L)[:, None], np.arange(S)[None, :]))
+            empty = ~np.asarray(np.broadcast_to(seen, (L, S)).any(axis=-1))  # (L,)
             out = np.where(empty[:, None], np.nan, out)
         return out
 
