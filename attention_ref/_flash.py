@@ -28,10 +28,11 @@ from ._checks import Prepared, check_positive, prepare
 #: Query rows per tile: about `TILE_SCORES` scores per tile, i.e. `TILE_SCORES // block_size`
 #: queries by `block_size` keys (2 MiB in float32): tall enough that BLAS runs near its peak
 #: and the Python loop costs little next to the products, small enough to stay in cache.
-#: Under `is_causal` the tiles have `CAUSAL_ROWS` query rows, so that the tiles above the
-#: diagonal (about half of them) are skipped.
+#: Under `is_causal` too: the engine leaves out of each tile the queries that come before
+#: all of its keys, so tall tiles waste only the triangle on the diagonal. (Tiles of 512
+#: query rows, used before, were 1.4 times slower at L = S = 4096, float32, 8 heads: 200
+#: against 140 ms; at 10 times standard-normal inputs 356 against 198 ms.)
 TILE_SCORES = 2**19
-CAUSAL_ROWS = 512
 
 
 def online_softmax_attention(
@@ -94,11 +95,11 @@ def _flash(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Run the tile engine with `block_size` keys per tile: out and lse, compute dtype.
 
-    `block_q` (query rows per tile) defaults to `TILE_SCORES // block_size`, or
-    `CAUSAL_ROWS` under `is_causal`; tests pass small ones.
+    `block_q` (query rows per tile) defaults to `TILE_SCORES // block_size`, causal or
+    not; tests pass small ones.
     """
     if block_q is None:
-        block_q = CAUSAL_ROWS if p.is_causal else max(block_size, TILE_SCORES // block_size)
+        block_q = max(block_size, TILE_SCORES // block_size)
     out, lse = _tiles.forward(p, block_q=block_q, block_k=block_size, with_lse=True)
     assert lse is not None
     return out, lse

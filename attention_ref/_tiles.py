@@ -209,12 +209,31 @@ def tile_masks(p: Prepared) -> TileMasks:
 # --- the elementwise steps, shared by the forward and the backward pass ---------------------
 
 
+class _Scratch:
+    """Flat buffers for masking a tile, allocated on first use (a path without a mask, or
+    with a bool one, never pays for the float buffer: flash's memory stays O(L block))."""
+
+    def __init__(self, size: int, dtype: np.dtype, floats: np.ndarray | None = None) -> None:
+        self.size, self.dtype = size, dtype
+        self._floats: np.ndarray | None = floats
+        self._bools: np.ndarray | None = None
+
+    def floats(self, n: int) -> np.ndarray:
+        if self._floats is None:
+            self._floats = np.empty(self.size, dtype=self.dtype)
+        return self._floats[:n]
+
+    def bools(self, n: int) -> np.ndarray:
+        if self._bools is None:
+            self._bools = np.empty(self.size, dtype=bool)
+        return self._bools[:n]
+
+
 def _apply_tile_mask(
     s: np.ndarray,
     keep: np.ndarray | None,
     bias: np.ndarray | None,
-    scratch: np.ndarray,
-    hidden_buf: np.ndarray,
+    scratch: _Scratch,
     *,
     transpose: bool = False,
     may_hide: bool = True,
@@ -224,20 +243,19 @@ def _apply_tile_mask(
     `keep` and `bias` are `(n, b)`; `s` is `(n, b)`, or `(b, n)` with `transpose=True` (the
     backward pass's keys-by-queries layout). Returns a bool array of the entries whose term
     must be 0 (`~keep`, or a bias of $-\\infty$, looked for only if `may_hide`), or None
-    when there are none. `scratch` and `hidden_buf` are flat buffers of at least `s.size`
-    elements.
+    when there are none. `scratch` lends the buffers, allocated on first use.
     """
-    hidden_out = hidden_buf[: s.size].reshape(s.shape)
     if bias is not None:
-        b2 = scratch[: s.size].reshape(s.shape)
+        b2 = scratch.floats(s.size).reshape(s.shape)
         np.multiply(bias.T if transpose else bias, LOG2E, out=b2, dtype=s.dtype)
         s += b2
         if not may_hide:  # the caller knows that no bias is -inf
             return None
-        hidden = np.equal(b2, -np.inf, out=hidden_out)
+        hidden = np.equal(b2, -np.inf, out=scratch.bools(s.size).reshape(s.shape))
         return hidden if hidden.any() else None
     if keep is not None:
-        return np.logical_not(keep.T if transpose else keep, out=hidden_out)
+        hidden = scratch.bools(s.size).reshape(s.shape)
+        return np.logical_not(keep.T if transpose else keep, out=hidden)
     return None
 
 
@@ -298,8 +316,7 @@ def forward_head(
     v1 = np.ones((Bk, Ev + 1), dtype=dt)  # (Bk, Ev + 1): a tile of [V, 1]
     q1 = np.empty((Bq, E + 1), dtype=dt)  # (Bq, E + 1): [c q_i, -m_i]
     tile = np.empty(Bq * Bk, dtype=dt)  # the one buffer of scores, reused for every tile
-    scratch = np.empty(Bq * Bk, dtype=dt)  # a float mask's tile, in base 2
-    hidden_buf = np.empty(Bq * Bk, dtype=bool)
+    scratch = _Scratch(Bq * Bk, dt)  # a float mask's tile (base 2), the hidden entries
     o = np.empty((Bq, Ev + 1), dtype=dt)  # one tile's p [V, 1]
     acc_l = np.empty((Bq, Ev + 1), dtype=dt)  # [sum_j p_ij v_j, l_i] so far
 
@@ -331,9 +348,7 @@ def forward_head(
             v_t[:, :Ev] = v[j0:j1]
             s = tile[: nr * b].reshape(nr, b)  # s[i, j]: query i0 + r0 + i, key j0 + j
             np.matmul(q_t[r0:r1], k_t.T, out=s)  # c q_i . k_j - m_i
-            hidden = _apply_tile_mask(
-                s, keep, bias, scratch, hidden_buf, may_hide=masks.bias_may_hide
-            )
+            hidden = _apply_tile_mask(s, keep, bias, scratch, may_hide=masks.bias_may_hide)
             m_t = m[r0:r1]  # a view: updates reach m
             unseen = None
             if fresh:
@@ -471,7 +486,7 @@ def backward_head(
     q_blk = np.empty((Bq, E), dtype=dt)
     buf_p = np.empty(S * Bq, dtype=dt)  # p, keys by queries
     buf_dp = np.empty(S * Bq, dtype=dt)  # dp, then the gradient of the scores
-    hidden_buf = np.empty(S * Bq, dtype=bool)
+    scratch = _Scratch(S * Bq, dt, floats=buf_dp)  # dp is free while the mask is applied
 
     for i0 in range(0, L, Bq):
         i1 = min(i0 + Bq, L)
@@ -486,7 +501,7 @@ def backward_head(
         np.multiply(q[i0:i1], c, out=q_blk[:n])
         np.matmul(k[j0:j1], q_blk[:n].T, out=p)  # p[j, i] = c k_j . q_i
         hidden = _apply_tile_mask(
-            p, keep, bias, buf_dp, hidden_buf, transpose=True, may_hide=masks.bias_may_hide
+            p, keep, bias, scratch, transpose=True, may_hide=masks.bias_may_hide
         )
         if hidden is not None:
             np.copyto(p, -np.inf, where=hidden)
