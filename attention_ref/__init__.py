@@ -75,7 +75,7 @@ from ._positions import alibi_slopes, rotary_embedding, sinusoidal_positions
 from ._sdpa import scaled_dot_product_attention
 from ._softmax import softmax
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "KVCache",

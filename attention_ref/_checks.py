@@ -165,15 +165,19 @@ def check_mask(mask: object, scores_shape: tuple[int, ...], name: str = "attn_ma
     return arr
 
 
+def check_flag(flag: object, name: str) -> None:
+    """A flag is a bool (Python's or NumPy's): a truthy string or array would silently mean
+    True, and an int hides a mixed-up argument."""
+    if not isinstance(flag, (bool, np.bool_)):
+        raise TypeError(
+            f"{name} must be a bool (True or False), got {flag!r} of type {type(flag).__name__}"
+        )
+
+
 def check_causal_args(attn_mask: object, is_causal: bool) -> None:
     """`is_causal` is a bool; passing both a mask and `is_causal=True` is ambiguous: refuse it,
     as PyTorch does."""
-    if not isinstance(is_causal, (bool, np.bool_)):
-        # A truthy string or array would silently mean True; an int hides a mixed-up argument.
-        raise TypeError(
-            f"is_causal must be a bool (True or False), got {is_causal!r} "
-            f"of type {type(is_causal).__name__}"
-        )
+    check_flag(is_causal, "is_causal")
     if attn_mask is not None and is_causal:
         raise ValueError(
             "pass either attn_mask or is_causal=True, not both "
@@ -282,6 +286,7 @@ def prepare(
     v = as_float_array(value, "value")
     check_causal_args(attn_mask, is_causal)
     resolved = check_scale(scale)
+    check_flag(enable_gqa, "enable_gqa")
     scores_shape, group = check_qkv(q, k, v, bool(enable_gqa))
     mask = None if attn_mask is None else check_mask(attn_mask, scores_shape, "attn_mask")
     arrays = [q, k, v]

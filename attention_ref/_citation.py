@@ -11,7 +11,7 @@ SOFTWARE_BIBTEX = """\
   title   = {attention-ref: a tested {NumPy} reference implementation of attention},
   author  = {{The attention-ref authors}},
   year    = {2026},
-  version = {0.1.0},
+  version = {0.2.0},
   url     = {https://attention-ref.github.io/attention-ref/},
   license = {MIT}
 }
@@ -29,7 +29,7 @@ ARTICLE_BIBTEX = """\
 
 #: Both, each under a comment saying what it covers (a valid .bib file).
 CITATION = """\
-% How to cite attention-ref 0.1.0 (generated from its CITATION.cff).
+% How to cite attention-ref 0.2.0 (generated from its CITATION.cff).
 %
 % The code of attention_ref, and the numbers, tables and figures computed with it:
 % cite the software, with the version you used. For a number from the site, add
@@ -38,7 +38,7 @@ CITATION = """\
   title   = {attention-ref: a tested {NumPy} reference implementation of attention},
   author  = {{The attention-ref authors}},
   year    = {2026},
-  version = {0.1.0},
+  version = {0.2.0},
   url     = {https://attention-ref.github.io/attention-ref/},
   license = {MIT}
 }
