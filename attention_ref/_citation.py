@@ -8,7 +8,8 @@ fails when this file and CITATION.cff disagree. ``attention_ref.__citation__`` i
 #: The software: the code of attention_ref and the numbers computed with it.
 SOFTWARE_BIBTEX = """\
 @software{attention_ref,
-  title   = {attention-ref: a tested {NumPy} reference implementation of attention},
+  title   = {attention-ref: a tested {NumPy} reference implementation of
+             attention},
   author  = {{The attention-ref authors}},
   year    = {2026},
   version = {0.2.0},
@@ -35,7 +36,8 @@ CITATION = """\
 % cite the software, with the version you used. For a number from the site, add
 % the commit named in the page's footer (note = {commit ...}).
 @software{attention_ref,
-  title   = {attention-ref: a tested {NumPy} reference implementation of attention},
+  title   = {attention-ref: a tested {NumPy} reference implementation of
+             attention},
   author  = {{The attention-ref authors}},
   year    = {2026},
   version = {0.2.0},

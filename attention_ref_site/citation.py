@@ -23,6 +23,7 @@ import argparse
 import datetime as dt
 import re
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -135,9 +136,27 @@ def _date(value: Any) -> dt.date | None:
     return dt.date.fromisoformat(str(value))
 
 
+#: BibTeX lines are wrapped to this width (a braced value may span lines), so that an entry
+#: fits a page's code column and a terminal.
+BIBTEX_WIDTH = 78
+
+
 def _entry(kind: str, key: str, fields: list[tuple[str, str]]) -> str:
     width = max(len(name) for name, _ in fields)
-    lines = [f"  {name.ljust(width)} = {{{value}}}" for name, value in fields]
+    lines = []
+    for name, value in fields:
+        lead = f"  {name.ljust(width)} = "
+        lines.append(
+            "\n".join(
+                textwrap.wrap(
+                    f"{lead}{{{value}}}",
+                    width=BIBTEX_WIDTH,
+                    subsequent_indent=" " * (len(lead) + 1),
+                    break_long_words=False,
+                    break_on_hyphens=False,
+                )
+            )
+        )
     return f"@{kind}{{{key},\n" + ",\n".join(lines) + "\n}\n"
 
 

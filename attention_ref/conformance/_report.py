@@ -340,7 +340,7 @@ class Report:
         lines = wrap(self.headline())
         lines += self._findings_text(wrap)
         shown = self.failures if failures_only else self.results
-        lines += ["", *self._table(shown)] if shown else [""]
+        lines += ["", *self._table(shown, width)] if shown else [""]
         layout = "" if self.layout == "BHLE" else f", layout {self.layout}"
         lines += wrap(f"{self.summary()} (seed {self.seed}{layout})")
         if self.rule:
@@ -388,7 +388,7 @@ class Report:
                 lines += wrap(f"- {u['case']} ({dtypes}): {u['diagnosis']}", subsequent_indent="  ")
         return lines
 
-    def _table(self, shown: tuple[CaseResult, ...]) -> list[str]:
+    def _table(self, shown: tuple[CaseResult, ...], width: int = 80) -> list[str]:
         rows = [_COLUMNS] + [
             (
                 r.name,
@@ -402,12 +402,17 @@ class Report:
             for r in shown
         ]
         widths = [max(len(row[i]) for row in rows) for i in range(len(_COLUMNS))]
+        # A long reason does not widen the whole table: it is wrapped to what is left of
+        # `width` (at least 20 characters), continuation lines aligned under its column.
+        indent = sum(widths[:6]) + 2 * 6
+        room = max(width - indent, 20)
         lines = []
         for row in rows:
             cells = [row[0].ljust(widths[0]), row[1].ljust(widths[1]), row[2].ljust(widths[2])]
             cells += [cell.rjust(w) for cell, w in zip(row[3:6], widths[3:6], strict=True)]
-            cells.append(row[6])
-            lines.append("  ".join(cells).rstrip())
+            reason = textwrap.wrap(row[6], width=room, break_on_hyphens=False)
+            lines.append("  ".join([*cells, *reason[:1]]).rstrip())
+            lines += [" " * indent + more for more in reason[1:]]
         return lines
 
     def __str__(self) -> str:
