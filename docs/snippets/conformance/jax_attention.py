@@ -1,11 +1,14 @@
-# jax.nn.dot_product_attention: (B, L, H, E) arrays; a bool mask is `mask`, a float one `bias`.
+# jax.nn.dot_product_attention: (B, L, H, E) arrays;
+# a bool mask is `mask`, a float one `bias`.
 import jax
 import jax.numpy as jnp
 
 from attention_ref.conformance import check
 
 
-def jax_attention(query, key, value, attn_mask=None, is_causal=False, scale=None):
+def jax_attention(
+    query, key, value, attn_mask=None, is_causal=False, scale=None
+):
     is_bool = attn_mask is not None and attn_mask.dtype == jnp.bool_
     mask, bias = (attn_mask, None) if is_bool else (None, attn_mask)
     return jax.nn.dot_product_attention(
