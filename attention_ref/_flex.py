@@ -877,8 +877,9 @@ def flex_backward(
     With $s = c\, Q K^\top$, $z = \text{score\_mod}(s)$, $P$ the softmax of $z$ over the
     allowed keys (and the sink), $dP = dO\, V^\top$ and $D_i = dO_i \cdot O_i$:
 
-    $$dZ = P \circ (dP - D), \quad dS = dZ \circ \text{score\_mod}'(s), \quad
-    dQ = c\, dS\, K, \quad dK = c\, dS^\top Q, \quad dV = P^\top dO,$$
+    $$dZ = P \circ (dP - D), \quad dS = dZ \circ \text{score\_mod}'(s),$$
+
+    $$dQ = c\, dS\, K, \quad dK = c\, dS^\top Q, \quad dV = P^\top dO,$$
 
     and for a sink $d\sigma_h = -\sum_{b, i} P_{\text{sink}, bhi}\, D_{bhi}$. Computed tile by
     tile like the forward pass, skipping the same tiles.
@@ -913,7 +914,8 @@ def flex_backward(
 
     >>> import numpy as np
     >>> from attention_ref import flex_backward, mods
-    >>> q = np.ones((1, 1, 2, 2)); k = np.ones((1, 1, 1, 2)); v = np.full((1, 1, 1, 1), 4.0)
+    >>> q, k = np.ones((1, 1, 2, 2)), np.ones((1, 1, 1, 2))
+    >>> v = np.full((1, 1, 1, 1), 4.0)
     >>> d_out = np.array([[[[1.0], [2.0]]]])
     >>> d_q, d_k, d_v = flex_backward(d_out, q, k, v, score_mod=mods.softcap(20.0))
     >>> d_q.tolist(), d_k.tolist(), d_v.tolist()

@@ -130,7 +130,8 @@ class KVCache:
     >>> keys, values = cache.update(k, 10 * k)
     >>> keys[0, 0, :, 0].tolist(), cache.positions.tolist(), cache.length
     ([0.0, 1.0], [0, 1], 2)
-    >>> keys, values = cache.update(np.full((1, 1, 1, 1), 2.0), np.full((1, 1, 1, 1), 20.0))
+    >>> two = np.full((1, 1, 1, 1), 2.0)
+    >>> keys, values = cache.update(two, 10 * two)
     >>> values[0, 0, :, 0].tolist(), cache.positions.tolist()
     ([0.0, 10.0, 20.0], [0, 1, 2])
 

@@ -135,7 +135,7 @@ def padding_mask(lengths: ArrayLike, max_len: int, *, as_attn_mask: bool = False
     >>> pad = padding_mask([1, 2], 2)                           # sequence 0: one real token
     >>> right = sdpa(x, x, x, attn_mask=padding_mask([1, 2], 2, as_attn_mask=True))
     >>> wrong = sdpa(x, x, x, attn_mask=pad)                    # read as (L, S): no error
-    >>> bool(np.allclose(right[0, 0], x[0, 0, 0]))              # every query sees key 0 only
+    >>> bool(np.allclose(right[0, 0], x[0, 0, 0]))  # every query sees key 0 only
     True
     >>> bool(np.allclose(wrong, right))
     False

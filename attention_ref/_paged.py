@@ -192,7 +192,8 @@ def paged_attention(
 
     >>> import numpy as np
     >>> from attention_ref import paged_attention
-    >>> key_cache = np.zeros((3, 2, 1, 1))                 # (num_blocks, block_size, Hkv, E)
+    >>> # (num_blocks, block_size, Hkv, E)
+    >>> key_cache = np.zeros((3, 2, 1, 1))
     >>> value_cache = np.array([3.0, 4.0, 7.0, 0.0, 1.0, 2.0]).reshape(3, 2, 1, 1)
     >>> block_tables = np.array([[2, 0], [1, 0]])
     >>> seq_lens = np.array([3, 1])

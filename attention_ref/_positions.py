@@ -167,7 +167,8 @@ def rotary_embedding(
     >>> x = np.arange(8.0).reshape(2, 4)              # (L=2, E=4)
     >>> bool(np.array_equal(rotary_embedding(x)[0], x[0]))
     True
-    >>> bool(np.allclose(np.linalg.norm(rotary_embedding(x), axis=-1), np.linalg.norm(x, axis=-1)))
+    >>> norms = np.linalg.norm(rotary_embedding(x), axis=-1)
+    >>> bool(np.allclose(norms, np.linalg.norm(x, axis=-1)))
     True
 
     Scores depend only on the relative position:
@@ -297,7 +298,8 @@ def sinusoidal_positions(L: int, D: int, *, base: float = 10000.0) -> np.ndarray
     [0.0, 1.0, 0.0, 1.0]
     >>> bool(np.allclose(pe[2, :2], [np.sin(2.0), np.cos(2.0)]))
     True
-    >>> bool(np.allclose(pe[1, 2:], [np.sin(0.01), np.cos(0.01)]))   # 1 / 10000^(2/4)
+    >>> # the second pair's frequency is 1 / 10000^(2/4) = 0.01
+    >>> bool(np.allclose(pe[1, 2:], [np.sin(0.01), np.cos(0.01)]))
     True
     """
     n_pos = check_int(L, "L")

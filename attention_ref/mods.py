@@ -413,7 +413,8 @@ def chain(*score_mods: ScoreMod) -> ScoreMod:
     >>> from attention_ref import mods
     >>> mod = mods.chain(mods.alibi([1.0]), mods.softcap(1.0))
     >>> q, kv = np.arange(2)[:, None], np.arange(2)[None, :]
-    >>> bool(np.allclose(mod(np.zeros((2, 2)), 0, 0, q, kv), np.tanh([[0, 1], [-1, 0]])))
+    >>> out = mod(np.zeros((2, 2)), 0, 0, q, kv)
+    >>> bool(np.allclose(out, np.tanh([[0, 1], [-1, 0]])))
     True
     """
     _check_callables(score_mods, "chain")

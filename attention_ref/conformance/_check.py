@@ -153,6 +153,7 @@ def check(
     --------
     attention_ref conforms to itself, and so does its tiled `flash_attention`:
 
+    >>> import textwrap
     >>> import attention_ref
     >>> from attention_ref.conformance import check
     >>> check(attention_ref.scaled_dot_product_attention).ok
@@ -167,13 +168,16 @@ def check(
     >>> def inverted(q, k, v, attn_mask=None, is_causal=False, scale=None):
     ...     if attn_mask is not None and attn_mask.dtype == bool:
     ...         attn_mask = ~attn_mask
-    ...     return attention_ref.scaled_dot_product_attention(q, k, v, attn_mask, is_causal, scale)
+    ...     return attention_ref.scaled_dot_product_attention(
+    ...         q, k, v, attn_mask, is_causal, scale)
     >>> report = check(inverted, name="inverted")
     >>> report.ok, [r.name for r in report.failures]
     (False, ['bool mask', 'fully masked bool'])
-    >>> report.headline()
-    'inverted follows attention_ref except: boolean mask polarity is inverted (True = masked). 1 case unsupported: grouped-query heads (no enable_gqa parameter).'
-    """  # noqa: E501
+    >>> print(textwrap.fill(report.headline(), 76))
+    inverted follows attention_ref except: boolean mask polarity is inverted
+    (True = masked). 1 case unsupported: grouped-query heads (no enable_gqa
+    parameter).
+    """
     names = dtype_names(dtypes)
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be 'BHLE' or 'BLHE', got {layout!r}")

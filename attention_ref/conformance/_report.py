@@ -389,7 +389,9 @@ class Report:
         return lines
 
     def _table(self, shown: tuple[CaseResult, ...], width: int = 80) -> list[str]:
-        rows = [_COLUMNS] + [
+        # The reason column is there only when some row has a reason.
+        header = _COLUMNS if any(r.reason for r in shown) else (*_COLUMNS[:-1], "")
+        rows = [header] + [
             (
                 r.name,
                 r.dtype,

@@ -277,7 +277,9 @@ def rope_check(fn: Callable[..., object], *, seed: int = 0) -> Report:
     A rotary function that counts positions from 1:
 
     >>> def from_one(x, positions=None, **kw):
-    ...     pos = np.arange(x.shape[-2]) if positions is None else np.asarray(positions)
+    ...     if positions is None:
+    ...         positions = np.arange(x.shape[-2])
+    ...     pos = np.asarray(positions)
     ...     return ar.rotary_embedding(x, pos + 1, **kw)
     >>> report = rope_check(from_one)
     >>> report.ok, report.matches

@@ -10,7 +10,8 @@ def soft_cap(score, b, h, q_idx, kv_idx):
     return 20.0 * torch.tanh(score / 20.0)
 
 
-q, k, v = (torch.from_numpy(x) for x in (q, k, v))  # the same arrays, as tensors
+# the same arrays, as tensors
+q, k, v = (torch.from_numpy(x) for x in (q, k, v))
 B, H, L, E = q.shape
 S = k.shape[2]
 block_mask = create_block_mask(local_window, B, H, L, S, device="cpu")

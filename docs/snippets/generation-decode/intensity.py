@@ -1,5 +1,6 @@
-# One layer of Llama 3 8B's attention (H = 32 query heads of E = 128) decoding one token
-# against S = 8192 cached positions in bf16, with 32, 8 or 1 key/value heads.
+# One layer of Llama 3 8B's attention (H = 32 query heads of E = 128)
+# decoding one token against S = 8192 cached positions in bf16, with 32, 8
+# or 1 key/value heads.
 H, E, S, bf16 = 32, 128, 8192, 2
 print(f"{'Hkv':>4} {'G':>3} {'FLOPs':>12} {'bytes read':>12} {'FLOPs/byte':>11}")
 for Hkv in (32, 8, 1):

@@ -1,5 +1,6 @@
 # Wall-clock time of one new token at S = 512, with and without the cache (best of 3).
-# Not printed: timings differ from build to build, and the page must not. Asserted instead.
+# Not printed: timings differ from build to build, and the page must not.
+# Asserted instead.
 import time
 
 

@@ -7,6 +7,8 @@ ex = block_table_example()
 N, max_blocks = ex.block_tables.shape
 num_blocks, block_size = ex.key_cache.shape[:2]
 colours = ["#0072B2", "#E69F00", "#009E73", "#CC79A7"]  # Okabe-Ito, one per sequence
+# Text on each: white on the blue, black on the others (both 4.5:1 or better).
+ink = ["white", "black", "black", "black"]
 owner = {}  # block id -> the sequences that read it
 for n in range(N):
     for b in range(-(-ex.seq_lens[n] // block_size)):
@@ -18,10 +20,10 @@ for n in range(N):  # block tables: one row per sequence, its block ids in order
     for b in range(max_blocks):
         read = b < -(-ex.seq_lens[n] // block_size)
         top.add_patch(Rectangle((b, n + 0.1), 0.9, 0.8, facecolor=colours[n] if read else "none",
-                                edgecolor=FOREGROUND, linewidth=0.6, alpha=0.9 if read else 0.4))
+                                edgecolor=FOREGROUND, linewidth=0.6, alpha=1 if read else 0.4))
         label = str(ex.block_tables[n, b]) if read else "pad"
         top.text(b + 0.45, n + 0.5, label, ha="center", va="center",
-                 color="white" if read else FOREGROUND, fontsize="small")
+                 color=ink[n] if read else FOREGROUND, fontsize="small")
 top.set(xlim=(-0.1, max_blocks), ylim=(N, 0), title="block_tables (one row per sequence)")
 top.axis("off")
 for block in range(num_blocks):  # the pool: every block's slots, filled by its sequence

@@ -1,8 +1,10 @@
-# 200 requests: prompt and output lengths drawn at random (log-uniform), at most 2048 in all.
+# 200 requests: prompt and output lengths drawn at random (log-uniform),
+# at most 2048 in all.
 lengths = np.round(np.exp(rng.uniform(np.log(16), np.log(2048), 200))).astype(int)
 assert 16 <= lengths.min() and lengths.max() <= 2048
 used = lengths.sum()  # tokens actually stored
-print(f"{len(lengths)} requests, {used:,} tokens, mean {lengths.mean():.0f}, max {lengths.max()}")
+print(f"{len(lengths)} requests, {used:,} tokens, "
+      f"mean {lengths.mean():.0f}, max {lengths.max()}")
 print(f"{'allocation':>34} {'slots reserved':>15} {'used for tokens':>16}")
 reserved = {"contiguous, the maximum 2048 each": 2048 * len(lengths)}
 for bs in (8, 16, 32):

@@ -3,7 +3,8 @@ full_probs = results["full causal"][1]  # (B, H, L, L)
 on_first = full_probs[:, :, K:, 0].mean(axis=(0, 2))  # (H,) weight on position 0
 uniform = float(np.mean(1 / (np.arange(K, L) + 1)))  # spread evenly instead
 print("weight on position 0, mean over the second-half queries:")
-print(f"  head 0 {on_first[0]:.3f}, head 1 {on_first[1]:.4f} (evenly: {uniform:.3f})")
+print(f"  head 0 {on_first[0]:.3f}, head 1 {on_first[1]:.4f}",
+      f"(evenly: {uniform:.3f})")
 print("accuracy:")
 acc = {name: a for name, (a, _) in results.items()}
 for name, a in acc.items():

@@ -17,4 +17,5 @@ assert (np.abs(acc["none"] - bound) < 3 * sigma).all()
 assert (acc["alibi"] > bound + 3 * sigma).all()
 assert (acc["alibi"] < bound + 0.1).all()
 budget = (experiment.STEPS, experiment.LEARNING_RATE, experiment.BATCH_SIZE)
-assert budget == (300, 0.01, 16) and experiment.EVAL_SEQUENCES == 128  # as stated
+# as stated
+assert budget == (300, 0.01, 16) and experiment.EVAL_SEQUENCES == 128
