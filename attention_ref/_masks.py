@@ -131,10 +131,11 @@ def padding_mask(lengths: ArrayLike, max_len: int, *, as_attn_mask: bool = False
 
     >>> import numpy as np
     >>> from attention_ref import scaled_dot_product_attention as sdpa
-    >>> x = np.random.default_rng(0).normal(size=(2, 1, 2, 4))  # B=2, H=1, L=S=2, E=4
-    >>> pad = padding_mask([1, 2], 2)                           # sequence 0: one real token
+    >>> # B=2, H=1, L=S=2, E=4; sequence 0 has one real token
+    >>> x = np.random.default_rng(0).normal(size=(2, 1, 2, 4))
+    >>> pad = padding_mask([1, 2], 2)
     >>> right = sdpa(x, x, x, attn_mask=padding_mask([1, 2], 2, as_attn_mask=True))
-    >>> wrong = sdpa(x, x, x, attn_mask=pad)                    # read as (L, S): no error
+    >>> wrong = sdpa(x, x, x, attn_mask=pad)  # read as (L, S): no error
     >>> bool(np.allclose(right[0, 0], x[0, 0, 0]))  # every query sees key 0 only
     True
     >>> bool(np.allclose(wrong, right))

@@ -198,7 +198,8 @@ def paged_attention(
     >>> block_tables = np.array([[2, 0], [1, 0]])
     >>> seq_lens = np.array([3, 1])
     >>> query = np.zeros((2, 1, 1))                        # (N, H, E)
-    >>> out = paged_attention(query, key_cache, value_cache, block_tables, seq_lens)
+    >>> out = paged_attention(
+    ...     query, key_cache, value_cache, block_tables, seq_lens)
     >>> out[:, 0, 0].tolist()                               # (1 + 2 + 3) / 3 and 7
     [2.0, 7.0]
     """

@@ -289,7 +289,8 @@ def _bibtex_value(text: str, i: int) -> tuple[str, int]:
             elif c == "}" and depth:
                 depth -= 1
             elif c == closing and not depth:
-                return text[i + 1 : j], j + 1
+                # BibTeX reads any run of white space, line breaks included, as one space.
+                return " ".join(text[i + 1 : j].split()), j + 1
             elif c == "}":
                 raise BibTeXError("unbalanced }")
             j += 1
