@@ -138,6 +138,14 @@ def _padding_hint(shape: tuple[int, ...], scores_shape: tuple[int, ...], name: s
     return hint
 
 
+def broadcasts_into(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:
+    """Whether an array of `shape` broadcasts to `target` without enlarging it."""
+    try:
+        return np.broadcast_shapes(shape, target) == tuple(target)
+    except ValueError:
+        return False
+
+
 def check_mask(mask: object, scores_shape: tuple[int, ...], name: str = "attn_mask") -> np.ndarray:
     """Check a bool or float mask against the scores' shape; return it as an ndarray.
 
@@ -152,11 +160,7 @@ def check_mask(mask: object, scores_shape: tuple[int, ...], name: str = "attn_ma
             f"scores), got dtype {arr.dtype} (shape {arr.shape}); for a 0/1 array write "
             f"{name}.astype(bool)"
         )
-    try:
-        fits = np.broadcast_shapes(arr.shape, scores_shape) == tuple(scores_shape)
-    except ValueError:
-        fits = False
-    if not fits:
+    if not broadcasts_into(arr.shape, scores_shape):
         raise ValueError(
             f"{name} of shape {arr.shape} does not broadcast to the scores' shape "
             f"{tuple(scores_shape)} (..., H, L, S) without enlarging it"

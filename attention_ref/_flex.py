@@ -40,7 +40,7 @@ from numpy.typing import ArrayLike
 from . import _tiles
 from ._backward import BLOCK_Q as BACKWARD_BLOCK_Q
 from ._backward import _sum_to_shape
-from ._checks import Prepared, as_float_array, check_positive, prepare
+from ._checks import Prepared, as_float_array, broadcasts_into, check_positive, prepare
 from ._flash import TILE_SCORES as FLASH_TILE_SCORES
 
 #: Scores per tile on the tiled path (summed over the heads of the tile): $2^{18}$, 1 MiB in
@@ -150,11 +150,7 @@ def eval_mask(mask_mod: Any, b: Any, h: Any, q_idx: Any, kv_idx: Any, shape: tup
             f"mask_mod must return a bool array (True = may attend), got dtype {result.dtype} "
             f"(shape {result.shape}); compare instead of multiplying, e.g. kv_idx <= q_idx"
         )
-    try:
-        fits = np.broadcast_shapes(result.shape, shape) == tuple(shape)
-    except ValueError:
-        fits = False
-    if not fits:
+    if not broadcasts_into(result.shape, shape):
         raise ValueError(
             f"mask_mod returned shape {result.shape}, which does not broadcast to the block "
             f"of scores {tuple(shape)} (b, h, q_idx, kv_idx broadcast to it); a mask_mod must "
