@@ -30,8 +30,18 @@ from attention_ref._sdpa import _sdpa
 #: the site package): marked `site` (and tests/browser also `browser`). The library tests run
 #: without them: `pytest -m "not site"`, or with `pip install -e '.[test-lib]'` alone, where
 #: the docs stack is absent and these files are not collected.
-SITE_TESTS = ("test_site.py", "test_publish.py", "test_training.py", "browser")
-_DOCS_STACK = ("mkdocs", "material", "markdown_exec", "matplotlib", "yaml")
+SITE_TESTS = (
+    "test_site.py",
+    "test_publish.py",
+    "test_training.py",
+    "test_training_positions.py",  # the training pages' figures: matplotlib
+    "test_figures.py",  # matplotlib
+    "test_cite.py",  # reads CITATION.cff: yaml
+    "test_distribution.py",  # reads CITATION.cff, builds the wheel
+    "test_notebooks.py",  # the site's notebooks: nbformat, nbclient (docs and test extras)
+    "browser",
+)
+_DOCS_STACK = ("mkdocs", "material", "markdown_exec", "matplotlib", "yaml", "nbformat")
 HERE = Path(__file__).parent
 
 docs_stack_missing = [m for m in _DOCS_STACK if importlib.util.find_spec(m) is None]

@@ -62,3 +62,42 @@ def test_all_lists_the_contract_names_if_defined():
         assert set(CONTRACT_NAMES) <= set(public)
         for name in public:
             assert hasattr(attention_ref, name), name
+
+
+_LIBRARY_TESTS_PROBE = """
+import importlib, sys
+sys.path[:0] = [{tests!r}, {root!r}]
+for name in {stack!r}:
+    sys.modules[name] = None  # as if not installed: importing it raises ImportError
+failed = []
+for module in {modules!r}:
+    try:
+        importlib.import_module(module)
+    except ImportError as error:
+        failed.append(f"{{module}}: {{error}}")
+print("\\n".join(failed))
+"""
+
+
+def test_library_tests_import_without_the_docs_stack():
+    # `pip install -e '.[test-lib]'` then `pytest` must collect every test file that is not a
+    # site test (tests/conftest.py's SITE_TESTS): a library test importing the docs stack
+    # would fail there with an ImportError instead of running.
+    from pathlib import Path
+
+    import conftest
+
+    here = Path(__file__).parent
+    modules = sorted(
+        p.stem
+        for p in here.glob("test_*.py")
+        if p.name not in conftest.SITE_TESTS and p.name != Path(__file__).name
+    )
+    probe = _LIBRARY_TESTS_PROBE.format(
+        tests=str(here), root=str(here.parent), stack=list(conftest._DOCS_STACK), modules=modules
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=300, cwd=here
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "", result.stdout

@@ -29,13 +29,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import nbformat
 import pytest
 
-nbformat = pytest.importorskip("nbformat")
-nbclient = pytest.importorskip("nbclient")
-
-import attention_ref  # noqa: E402
-from attention_ref_site import provenance  # noqa: E402
+import attention_ref
+from attention_ref_site import provenance
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
