@@ -100,7 +100,9 @@ def _flash(
     """
     if block_q is None:
         block_q = max(block_size, TILE_SCORES // block_size)
-    out, lse = _tiles.forward(p, block_q=block_q, block_k=block_size, with_lse=True)
+    out, lse = _tiles.forward(
+        p, block_q=block_q, block_k=block_size, with_lse=True, kv_per_head=False
+    )
     assert lse is not None
     return out, lse
 

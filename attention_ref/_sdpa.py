@@ -28,11 +28,12 @@ from ._checks import Prepared, prepare
 from ._masks import apply_mask_, causal_mask
 from ._softmax import softmax_
 
-#: Queries by keys per tile of the tiled path: one tile of scores, 2 MiB in float32 (4 MiB in
-#: float64), reused for every tile and head. Tall tiles of 256 keys were the fastest measured
-#: (BLAS multiplies tall operands fastest, and the Python loop runs few times); the history of
-#: the measurements is in benchmarks/README.md.
-BLOCK_Q = 2048
+#: Queries by keys per tile of the tiled path: one tile of scores, 1 MiB in float32 (2 MiB in
+#: float64), reused for every tile and head. Half of the 2 MiB of L2 cache per core of the
+#: machines measured: with 2048 by 256 tiles (2 MiB) the product with [V, 1] ran up to 1.7
+#: times slower, its tile no longer in cache. The history of the measurements is in
+#: benchmarks/README.md.
+BLOCK_Q = 1024
 BLOCK_K = 256
 
 #: `scaled_dot_product_attention` takes the tiled path when one head has at least this many

@@ -70,9 +70,11 @@ $\ell_i \ge 2^{-8}$ (after a rescale the shift may pass the maximum by $\log_2$ 
 tile's width), so $S$ of them change a result by at most $S \cdot 2^{-56}$ relative, below
 float32's rounding ($2^{-24}$) for $S < 2^{32}$ (float64: $S \cdot 2^{-192}$ against
 $2^{-53}$). Without the clamp, the tiled pass at 10 times standard-normal inputs took 4.4
-times as long. The clamp is skipped when the Cauchy-Schwarz bound $|c|\,\lVert q_i \rVert
-\max_j \lVert k_j \rVert$ shows that no score of the tile can fall below the floor
-(standard-normal inputs). Masked scores are never set to $-\infty$ before `exp2` (`exp2`
+times as long. The clamp is skipped when the Cauchy-Schwarz bound $|c| \max_i \lVert q_i \rVert
+\max_j \lVert k_j \rVert$ over the tile's queries and keys, with the least and greatest
+shift of its rows, shows that no score of the tile can fall below the floor
+(standard-normal inputs): one test of a few numbers per tile (the key norms are computed
+once per head). Masked scores are never set to $-\infty$ before `exp2` (`exp2`
 of $-\infty$ is as slow as of a subnormal): their terms are set to 0 after it.
 
 **Threads.** NumPy's elementwise passes (`exp2`, the clamp, the masks) run on one core
@@ -274,6 +276,13 @@ def _exp2_(
         np.copyto(s, 0.0, where=hidden)
 
 
+def _shift_range(m: np.ndarray) -> tuple[float, float]:
+    """The least and greatest finite shift of `m` (0 for a row with none yet, -inf)."""
+    with np.errstate(invalid="ignore"):
+        finite = np.where(m == -np.inf, 0.0, m)
+    return float(np.min(finite)), float(np.max(finite))
+
+
 def _row_max(s: np.ndarray) -> np.ndarray:
     """The maximum of each row of `s` (n, b), NaN if the row has one.
 
@@ -298,11 +307,15 @@ def forward_head(
     block_k: int,
     out: np.ndarray,
     lse: np.ndarray | None = None,
+    kv_per_head: bool = True,
 ) -> None:
     r"""The forward pass for one head: q (L, E), k (S, E), v (S, Ev) in the compute dtype.
 
     Writes `out` (L, Ev) and, if given, `lse` (L,) (natural log; $-\infty$ for a row that
     sees no key). Queries `block_q` and keys `block_k` at a time; see the module docstring.
+    `kv_per_head`: build `[K, 1]` and `[V, 1]` once for the head ($S (E + E_v + 2)$ numbers,
+    the faster way), else once per tile (memory $O(\text{block\_k}\,E)$: flash's promise
+    of $O(L \cdot \text{block\_size})$ extra memory).
     """
     L, E = q.shape
     S, Ev = v.shape
@@ -312,13 +325,23 @@ def forward_head(
     c = dt.type(scale * LOG2E)  # scores in base-2 units
     floor, ceil = _EXP2_FLOOR[dt], _EXP2_CEIL[dt]
     Bq, Bk = max(1, min(L, block_q)), max(1, min(S, block_k))
-    k1 = np.ones((Bk, E + 1), dtype=dt)  # (Bk, E + 1): a tile of [K, 1]
-    v1 = np.ones((Bk, Ev + 1), dtype=dt)  # (Bk, Ev + 1): a tile of [V, 1]
+    rows = S if kv_per_head else Bk
+    k1 = np.empty((rows, E + 1), dtype=dt)  # (S or Bk, E + 1): [K, 1], or a tile of it
+    v1 = np.empty((rows, Ev + 1), dtype=dt)  # (S or Bk, Ev + 1): [V, 1]
+    k1[:, E] = 1.0
+    v1[:, Ev] = 1.0
+    if kv_per_head:
+        k1[:, :E] = k
+        v1[:, :Ev] = v
+    k_norm = np.sqrt(np.einsum("se,se->s", k, k))  # (S,) |k_j|, for the bounds below
     q1 = np.empty((Bq, E + 1), dtype=dt)  # (Bq, E + 1): [c q_i, -m_i]
     tile = np.empty(Bq * Bk, dtype=dt)  # the one buffer of scores, reused for every tile
     scratch = _Scratch(Bq * Bk, dt)  # a float mask's tile (base 2), the hidden entries
     o = np.empty((Bq, Ev + 1), dtype=dt)  # one tile's p [V, 1]
     acc_l = np.empty((Bq, Ev + 1), dtype=dt)  # [sum_j p_ij v_j, l_i] so far
+    # What a bias may add to the scores' bounds (base 2), for the clamp decision below
+    bias_lo = -math.inf if masks.bias_may_hide else min(0.0, masks.bias_min * LOG2E)
+    bias_hi = max(0.0, masks.bias_max * LOG2E)
 
     for i0 in range(0, L, Bq):
         i1 = min(i0 + Bq, L)
@@ -326,8 +349,9 @@ def forward_head(
         q_t = q1[:n]
         np.multiply(q[i0:i1], c, out=q_t[:, :E])
         q_t[:, E] = 0.0  # the shift -m_i, 0 while row i has seen no key
-        q_norm = np.sqrt(np.einsum("ie,ie->i", q_t[:, :E], q_t[:, :E]))  # (n,) |c q_i|
+        q_hi = float(np.sqrt(np.max(np.einsum("ie,ie->i", q_t[:, :E], q_t[:, :E]))))  # |c q|
         m = np.full(n, -np.inf, dtype=dt)  # m_i; -inf: no key seen yet ("fresh")
+        m_lo = m_hi = 0.0  # the least and greatest shift of the block's rows (0: none yet)
         fresh = n
         acc = acc_l[:n]
         acc.fill(0.0)
@@ -343,9 +367,12 @@ def forward_head(
             if keep is not None and not keep.any():
                 continue  # nothing to attend to in this tile
             nr = r1 - r0
-            k_t, v_t = k1[:b], v1[:b]
-            k_t[:, :E] = k[j0:j1]
-            v_t[:, :Ev] = v[j0:j1]
+            if kv_per_head:
+                k_t, v_t = k1[j0:j1], v1[j0:j1]  # (b, E + 1), (b, Ev + 1): views
+            else:
+                k_t, v_t = k1[:b], v1[:b]  # this tile's keys and values, copied
+                k_t[:, :E] = k[j0:j1]
+                v_t[:, :Ev] = v[j0:j1]
             s = tile[: nr * b].reshape(nr, b)  # s[i, j]: query i0 + r0 + i, key j0 + j
             np.matmul(q_t[r0:r1], k_t.T, out=s)  # c q_i . k_j - m_i
             hidden = _apply_tile_mask(s, keep, bias, scratch, may_hide=masks.bias_may_hide)
@@ -364,28 +391,25 @@ def forward_head(
                     m_t[unseen] = -np.inf
                     fresh -= int(np.count_nonzero(new)) - unseen.size
                     q_t[r0:r1, E] = -np.where(m_t == -np.inf, 0.0, m_t)
-            # Bounds on the tile's scores (Cauchy-Schwarz): clamp only where they may pass the
-            # floor (slow exp2 and subnormal terms) or the ceiling (slow exp2 of an overflow;
-            # a visible score that reaches it shows as a row sum past _RESCALE_UP_TO, and its
-            # row is computed again; a hidden one is zeroed anyway).
-            k_max = np.sqrt(np.max(np.einsum("se,se->s", k_t[:, :E], k_t[:, :E])))  # max |k_j|
-            reach = q_norm[r0:r1] * k_max  # (nr,) |c q_i| max_j |k_j| >= |c q_i . k_j|
-            shift = np.where(m_t == -np.inf, 0.0, m_t)
-            low, high = -reach - shift, reach - shift
-            if bias is not None:  # a bias moves the scores by bias_min .. bias_max; its -inf
-                # entries are clamped too (exp2(-inf) is slow), then zeroed as hidden
-                low += -np.inf if masks.bias_may_hide else min(0.0, masks.bias_min * LOG2E)
-                high += max(0.0, masks.bias_max * LOG2E)
-            floor_t = None if bool(np.all(low >= floor)) else floor
-            ceil_t = None if bool(np.all(high <= ceil)) else ceil
+                    m_lo, m_hi = _shift_range(m)
+            # Bounds on the tile's scores (Cauchy-Schwarz, over the whole block: one test per
+            # tile): clamp only where they may pass the floor (slow exp2 and subnormal terms)
+            # or the ceiling (slow exp2 of an overflow; a visible score that reaches it shows
+            # as a row sum past _RESCALE_UP_TO, and its row is computed again; a hidden one is
+            # zeroed anyway). |c q_i . k_j| <= q_hi max_j |k_j|, and the shifts lie in
+            # [m_lo, m_hi]; a bias moves the scores by bias_lo .. bias_hi.
+            reach = q_hi * float(k_norm[j0:j1].max())
+            floor_t = None if -reach - m_hi + bias_lo >= floor else floor
+            ceil_t = None if reach - m_lo + bias_hi <= ceil else ceil
             _exp2_(s, hidden, floor_t, ceil_t)
             if unseen is not None and unseen.size:
                 s[unseen] = 0.0  # rows with every key of the tile hidden: no term
             o_t = o[:nr]
             np.matmul(s, v_t, out=o_t)  # [sum_j p_ij v_j, sum_j p_ij]
-            if not np.max(o_t[:, Ev]) <= 2.0**TAU:  # a score above the shift, inf or NaN
+            if not o_t[:, Ev].max() <= 2.0**TAU:  # a score above the shift, inf or NaN
                 tile_at = (masks, head, i0 + r0, j0, j1)
                 _move_shift(q_t, r0, k_t, v_t, tile_at, o_t, acc, m, floor)
+                m_hi = max(m_hi, float(np.fmax.reduce(m[r0:r1])))  # shifts only move up
             acc[r0:r1] += o_t
 
         l = acc[:, Ev]  # l_i, the papers' name  # noqa: E741
@@ -417,17 +441,19 @@ def _move_shift(
     tile computed again, shifted by its maximum.
     """
     E, Ev = q_t.shape[1] - 1, v_t.shape[1] - 1
+    n = len(o_t)
     row_sum = o_t[:, Ev]  # (n,) this tile's l_i
-    big = np.flatnonzero(~(row_sum <= 2.0**TAU))  # (r,) the tile's rows that move: few
-    big_sum = row_sum[big]
-    # (r,) overflow, a score at the ceiling, or NaN (in the row sum, or in the values' columns)
-    redo = ~(big_sum <= _RESCALE_UP_TO[o_t.dtype]) | ~np.isfinite(o_t[big]).all(axis=1)
-    shift = np.floor(np.log2(big_sum, out=np.zeros_like(big_sum), where=~redo))  # (r,) e_i
+    stay = row_sum <= 2.0**TAU  # (n,) rows that keep their shift (NaN: False)
+    # (n,) overflow, a score at the ceiling, or NaN (in the row sum, or in the values' columns)
+    redo = ~stay & (~(row_sum <= _RESCALE_UP_TO[o_t.dtype]) | ~np.isfinite(o_t).all(axis=1))
+    # e_i = floor(log2 sum) of the rows that move: sum = mantissa 2^x, mantissa in [0.5, 1)
+    shift = np.frexp(row_sum)[1] - 1  # (n,) int
+    shift[stay | redo] = 0
     if redo.any():
-        rows = big[redo]
-        s = q_t[r0 + rows] @ k_t.T  # (r', b): these rows of the tile again, c q . k - m
+        rows = np.flatnonzero(redo)
+        s = q_t[r0 + rows] @ k_t.T  # (r, b): these rows of the tile again, c q . k - m
         masks, head, i, j0, j1 = tile_at
-        keep, bias = masks.tile(head, i, i + len(o_t), j0, j1)  # the tile's, then its rows
+        keep, bias = masks.tile(head, i, i + n, j0, j1)  # the tile's, then its rows
         hidden = None if keep is None else ~keep[rows]
         if bias is not None:
             s += bias[rows] * LOG2E
@@ -438,12 +464,18 @@ def _move_shift(
         s -= d[:, None]
         _exp2_(s, hidden, floor)
         o_t[rows] = s @ v_t  # relative to the new shift: not rescaled below
-        shift[redo] = d
-    factor = np.exp2(-shift)[:, None]  # (r, 1) 2^-e_i: exact
-    o_t[big[~redo]] *= factor[~redo]
-    acc[r0 + big] *= factor
-    m[r0 + big] += shift
-    q_t[r0 + big, E] = -m[r0 + big]
+        factor = np.ldexp(np.ones(n, dtype=o_t.dtype), -shift)  # (n,) 2^-e_i: exact
+        m_new = m[r0 : r0 + n] + shift.astype(m.dtype)
+        m_new[rows] = m[r0 + rows] + d
+        factor[rows] = np.exp2(-d)  # the sums so far, to the new shift (0 if d is inf)
+        o_t[~redo] *= factor[~redo, None]
+    else:
+        factor = np.ldexp(np.ones(n, dtype=o_t.dtype), -shift)  # (n,) 2^-e_i: exact
+        m_new = m[r0 : r0 + n] + shift.astype(m.dtype)
+        o_t *= factor[:, None]
+    acc[r0 : r0 + n] *= factor[:, None]
+    m[r0 : r0 + n] = m_new
+    q_t[r0 : r0 + n, E] = -np.where(m_new == -np.inf, 0.0, m_new)  # 0: no key seen yet
 
 
 # --- the backward pass -----------------------------------------------------------------------
@@ -620,6 +652,7 @@ def forward(
     block_k: int,
     with_lse: bool = False,
     workers: int | None = None,
+    kv_per_head: bool = True,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Attention of a prepared call, tile by tile: out `(..., H, L, Ev)` and lse `(..., H, L)`.
 
@@ -643,6 +676,7 @@ def forward(
             block_k=block_k,
             out=out[idx],
             lse=None if lse is None else lse[idx],
+            kv_per_head=kv_per_head,
         )
 
     _run([partial(task, idx, kv) for idx, kv in heads(p)], workers)
