@@ -516,6 +516,7 @@ def backward_head(
     v1[:, Ev] = 1.0
     Bq = max(1, min(L, block_q))
     q_blk = np.empty((Bq, E), dtype=dt)
+    k_norm = np.sqrt(np.einsum("se,se->s", k, k))  # (S,) |k_j|, for the clamp's test
     buf_p = np.empty(S * Bq, dtype=dt)  # p, keys by queries
     buf_dp = np.empty(S * Bq, dtype=dt)  # dp, then the gradient of the scores
     scratch = _Scratch(S * Bq, dt, floats=buf_dp)  # dp is free while the mask is applied
@@ -540,7 +541,13 @@ def backward_head(
         m = np.max(p, axis=0)  # (n,) each row's true maximum
         m[m == -np.inf] = 0.0  # rows that see no key: p = 0, every gradient 0
         p -= m
-        _exp2_(p, hidden, floor)
+        # With no mask on the block, p_ij = c q_i . k_j - m_i >= -2 |c q_i| max_j |k_j|
+        # (Cauchy-Schwarz, as m_i >= -|c q_i| max_j |k_j|): no clamp needed when that stays
+        # above the floor. (A bias moves the bounds; a hidden score is -inf here, slow in exp2.)
+        reach = float(np.max(np.einsum("ie,ie->i", q_blk[:n], q_blk[:n]), initial=0.0))
+        safe = keep is None and bias is None
+        safe = safe and 2.0 * math.sqrt(reach) * float(k_norm[j0:j1].max()) <= -floor
+        _exp2_(p, hidden, None if safe else floor)
         o = np.matmul(p.T, v1[j0:j1])  # (n, Ev + 1): [sum_j p_ij v_j, l_i]
         row_sum = o[:, Ev]  # (n,) l_i
         row_sum[row_sum == 0.0] = 1.0  # rows that see no key: p = 0 already
