@@ -28,11 +28,11 @@ from ._checks import Prepared, prepare
 from ._masks import apply_mask_, causal_mask
 from ._softmax import softmax_
 
-#: Queries by keys per tile of the tiled path: one tile of scores, 1 MiB in float32 (2 MiB in
-#: float64), reused for every tile and head. Half of the 2 MiB of L2 cache per core of the
-#: machines measured: with 2048 by 256 tiles (2 MiB) the product with [V, 1] ran up to 1.7
-#: times slower, its tile no longer in cache. The history of the measurements is in
-#: benchmarks/README.md.
+#: Queries by keys per tile of the tiled path, in float32: one tile of scores, 1 MiB, reused
+#: for every tile and head (float64 halves `BLOCK_Q`, for the same 1 MiB). Half of the 2 MiB
+#: of L2 cache per core of the machines measured: with 2048 by 256 tiles (2 MiB) the product
+#: with [V, 1] ran up to 1.7 times slower, its tile no longer in cache. The history of the
+#: measurements is in benchmarks/README.md.
 BLOCK_Q = 1024
 BLOCK_K = 256
 
@@ -112,7 +112,7 @@ def _sdpa(
     *,
     return_weights: bool = False,
     path: Literal["plain", "tiled"] | None = None,
-    block_q: int = BLOCK_Q,
+    block_q: int | None = None,
     block_k: int = BLOCK_K,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Choose the path and run it: out `(..., H, L, Ev)` and the weights or None.
@@ -125,6 +125,8 @@ def _sdpa(
     if path == "tiled":
         if return_weights:
             raise ValueError("the tiled path does not compute the weights")
+        if block_q is None:  # BLOCK_Q in float32, the same bytes in float64
+            block_q = BLOCK_Q * 4 // p.q.dtype.itemsize
         return _tiles.forward(p, block_q=block_q, block_k=block_k)[0], None
     with np.errstate(invalid="ignore"):  # inf in the inputs: NaN propagates, as documented
         out, probs = attend(
