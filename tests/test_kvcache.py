@@ -92,28 +92,25 @@ def test_decoding_token_by_token_equals_full_causal(rng, H, Hkv, use_rope):
 @pytest.mark.parametrize("chunks", [[5, 1, 7, 3], [1, 15], [16], [3, 3, 3, 3, 4]])
 def test_chunked_prefill_equals_full_causal(rng, H, Hkv, use_rope, chunks):
     S = sum(chunks)
-    q, k_raw, v = sequence(rng, H, Hkv, S)
-    k = k_raw
-    if use_rope:  # rotated once over the whole sequence, each row at its position
-        q, k = rope(q, np.arange(S)), rope(k_raw, np.arange(S))
-    expected = full(q, k, v)
+    q, k, v = sequence(rng, H, Hkv, S)
+    q_full, k_full = (rope(q, np.arange(S)), rope(k, np.arange(S))) if use_rope else (q, k)
+    expected = full(q_full, k_full, v)  # each row rotated at its position, all at once
     cache = ar.KVCache()
     start = 0
     for T in chunks:
         rows = slice(start, start + T)
-        keys, values = cache.update(k[:, :, rows], v[:, :, rows])
-        if use_rope:  # the same as rotating the chunk alone at positions start .. start+T-1
-            np.testing.assert_array_equal(
-                keys[:, :, rows], rope(k_raw[:, :, rows], cache.positions[rows])
-            )
+        q_c, k_c = q[:, :, rows], k[:, :, rows]
+        if use_rope:  # as a decoder does: the chunk rotated at its absolute positions
+            at = cache.length + np.arange(T)
+            q_c, k_c = rope(q_c, at), rope(k_c, at)
+        keys, values = cache.update(k_c, v[:, :, rows])
         S_now = keys.shape[2]
         assert S_now == start + T == cache.length
+        np.testing.assert_array_equal(keys, k_full[:, :, :S_now])
         # bottom-right causal alignment: chunk row i sees key j iff j <= S - T + i
         mask = np.tril(np.ones((T, S_now), dtype=bool), k=S_now - T)
         assert mask.tolist() == [[j <= S_now - T + i for j in range(S_now)] for i in range(T)]
-        out = ar.scaled_dot_product_attention(
-            q[:, :, rows], keys, values, attn_mask=mask, enable_gqa=True
-        )
+        out = ar.scaled_dot_product_attention(q_c, keys, values, attn_mask=mask, enable_gqa=True)
         np.testing.assert_allclose(out, expected[:, :, rows], rtol=RTOL, atol=ATOL)
         start += T
 
