@@ -23,13 +23,13 @@ Storage (the cost of an update does not grow with the length of the cache):
   storage and updates it in place. One buffer of `n + 2 W` rows is laid out
   `[sinks copy][window]`: each update writes its new rows after the window, then copies
   the `n` sinks (from a master copy kept apart, never overwritten) into the rows just
-  before the window's new start, and returns a read-only view of those `n + W` rows:
-  $O(n + T)$ per update. When the window reaches the buffer's end, the rows still kept
-  (fewer than `W`) are moved back to the front once, every `W` or more positions, so
-  the cost is amortised $O(n + T)$. **The next update may overwrite the view** (the sinks'
-  new copy lands on the rows the previous window began with, and a move to the front
-  writes over older rows): use it before the next update, or keep a copy
-  (`keys.copy()`).
+  before the window's new start, and returns a read-only view of those rows (`n + W`
+  once the window is full): $O(n + T)$ per update. When the window reaches the buffer's
+  end, the rows still kept (fewer than `W`) are moved back to the front once, every `W`
+  or more positions, so the cost is amortised $O(n + T)$. **The next update may
+  overwrite the view** (the sinks' new copy lands on the rows the previous window began
+  with, and a move to the front writes over older rows): use it before the next update,
+  or keep a copy (`keys.copy()`).
 """
 
 from __future__ import annotations
@@ -157,6 +157,17 @@ class KVCache:
     >>> keys, _ = cache.update(k, k)
     >>> keys[0, 0, :, 0].tolist(), cache.positions.tolist(), cache.length
     ([0.0, 4.0, 5.0], [0, 4, 5], 6)
+
+    With sinks those keys are the cache's own storage, valid until the next update, which
+    writes the sink's copy over the row that held position 4; a copy keeps them:
+
+    >>> kept = keys.copy()
+    >>> six = np.full((1, 1, 1, 1), 6.0)
+    >>> new_keys, _ = cache.update(six, six)
+    >>> new_keys[0, 0, :, 0].tolist(), cache.positions.tolist()
+    ([0.0, 5.0, 6.0], [0, 5, 6])
+    >>> keys[0, 0, :, 0].tolist(), kept[0, 0, :, 0].tolist()
+    ([0.0, 0.0, 5.0], [0.0, 4.0, 5.0])
     """
 
     def __init__(self, *, window: int | None = None, sink_tokens: int = 0) -> None:
