@@ -8,20 +8,28 @@ next queries may attend. With `window=W` only the last `W` positions are kept, p
 
 Storage (the cost of an update does not grow with the length of the cache):
 
-- **Unbounded, or a window without sinks: views.** One buffer per tensor,
-  `(B, Hkv, capacity, E)`, filled left to right. When it is full, a *new* buffer is allocated
-  and the rows still kept are copied into it once: all of them into twice the capacity
-  (unbounded), or the last `W` into a buffer of `2 W` rows (window), so appending `T`
-  positions costs amortised $O(T)$. The arrays returned are read-only *views* of the kept
-  rows. A buffer's rows are written once, beyond every view handed out so far, and a full
-  buffer is replaced, never overwritten, so a view returned at step $t$ never changes.
-- **A window with sinks: copies.** A buffer of `sink_tokens + 2 W` rows: the sinks at the
-  front, the recent positions after them; when the recent part reaches the end, its rows
-  still needed are moved back to the front (at most `W` rows, once every `W` or more
-  positions). The sinks must sit right before a window that moves by one row per token, so
-  no single buffer can hold every step's keys contiguously: `update` returns new arrays,
-  a copy of the `sink_tokens + W` rows kept, $O(W)$ per update (the same order as the
-  attention step that reads them, but not free).
+- **Unbounded, or a window without sinks: views that never change.** One buffer per
+  tensor, `(B, Hkv, capacity, E)`, filled left to right. When it is full, a *new* buffer is
+  allocated and the rows still kept are copied into it once: all of them into twice the
+  capacity (unbounded), or the last `W` into a buffer of `2 W` rows (window), so appending
+  `T` positions costs amortised $O(T)$. The arrays returned are read-only *views* of the
+  kept rows. A buffer's rows are written once, beyond every view handed out so far, and a
+  full buffer is replaced, never overwritten, so a view returned at step $t$ never changes.
+- **A window with sinks: views valid until the next update.** The keys returned must be
+  the `n = sink_tokens` sinks immediately followed by a window that moves one row per
+  token, so consecutive steps cannot both be contiguous slices of rows that are never
+  rewritten (the sinks would have to sit inside the previous step's window). As the
+  `StaticCache` of Hugging Face Transformers does, the cache therefore hands out its own
+  storage and updates it in place. One buffer of `n + 2 W` rows is laid out
+  `[sinks copy][window]`: each update writes its new rows after the window, then copies
+  the `n` sinks (from a master copy kept apart, never overwritten) into the rows just
+  before the window's new start, and returns a read-only view of those rows (`n + W`
+  once the window is full): $O(n + T)$ per update. When the window reaches the buffer's
+  end, the rows still kept (fewer than `W`) are moved back to the front once, every `W`
+  or more positions, so the cost is amortised $O(n + T)$. **The next update may
+  overwrite the view** (the sinks' new copy lands on the rows the previous window began
+  with, and a move to the front writes over older rows): use it before the next update,
+  or keep a copy (`keys.copy()`).
 """
 
 from __future__ import annotations
@@ -99,12 +107,19 @@ class KVCache:
     window, or compute a chunk's attention yourself over the previous step's keys
     concatenated with the chunk.
 
-    **The returned arrays never change.** They are read-only. Without sinks they are views
-    of the cache's buffer that later updates never write to (see the module's notes); with
-    `sink_tokens > 0` they are new arrays each time (a copy of at most `sink_tokens + W`
-    rows per update). Either way a caller holding the keys of step $t$ sees the same values
-    at step $t + 1$. (A view keeps its buffer alive: the cache's memory is bounded only once
-    the caller lets go of old steps' arrays, as it normally does.)
+    **How long the returned arrays stay valid.** They are read-only views of the cache's
+    buffer (no copy of the cache per update).
+
+    - Unbounded, or a window without sinks: later updates never write to them (see the
+      module's notes), so a caller holding the keys of step $t$ sees the same values at
+      every later step. (A view keeps its buffer alive: the cache's memory is bounded only
+      once the caller lets go of old steps' arrays, as it normally does.)
+    - A window with `sink_tokens > 0`: valid until the next `update`, which may overwrite
+      them in place (as the `StaticCache` of Hugging Face Transformers hands out its own
+      storage). The sinks must sit right before a window that moves every token, so each
+      update copies the `sink_tokens` sink rows into the rows before the new window's
+      start, which the previous view still covers. Use the keys before the next update,
+      as a decoder does, or keep `keys.copy()`.
 
     **A failed update leaves the cache as it was.** Every check runs before anything is
     written: a `value` whose `T` differs from `key`'s, or a batch size, head count, head size
@@ -142,6 +157,17 @@ class KVCache:
     >>> keys, _ = cache.update(k, k)
     >>> keys[0, 0, :, 0].tolist(), cache.positions.tolist(), cache.length
     ([0.0, 4.0, 5.0], [0, 4, 5], 6)
+
+    With sinks those keys are the cache's own storage, valid until the next update, which
+    writes the sink's copy over the row that held position 4; a copy keeps them:
+
+    >>> kept = keys.copy()
+    >>> six = np.full((1, 1, 1, 1), 6.0)
+    >>> new_keys, _ = cache.update(six, six)
+    >>> new_keys[0, 0, :, 0].tolist(), cache.positions.tolist()
+    ([0.0, 5.0, 6.0], [0, 5, 6])
+    >>> keys[0, 0, :, 0].tolist(), kept[0, 0, :, 0].tolist()
+    ([0.0, 0.0, 5.0], [0.0, 4.0, 5.0])
     """
 
     def __init__(self, *, window: int | None = None, sink_tokens: int = 0) -> None:
@@ -155,8 +181,13 @@ class KVCache:
         self._length = 0
         self._k: np.ndarray | None = None  # (B, Hkv, capacity, E)
         self._v: np.ndarray | None = None  # (B, Hkv, capacity, Ev)
-        self._start = 0  # window: buffer rows [sinks, _start) are free, [_start, _end) recent
-        self._end = 0  # rows [0, _end) of the buffer are in use (unbounded: = length)
+        self._start = 0  # buffer rows [_start, _end) hold the positions kept after the sinks
+        self._end = 0  # (unbounded: _start = 0, _end = length)
+        # With sinks: the master copy of the sink rows (B, Hkv, sink_tokens, E or Ev), never
+        # overwritten; the buffer holds [unused][sinks copy][window], the copy just before
+        # _start, rewritten by every update.
+        self._sink_k: np.ndarray | None = None
+        self._sink_v: np.ndarray | None = None
 
     # -----------------------------------------------------------------------------------------
     # What the cache holds
@@ -242,8 +273,10 @@ class KVCache:
         -------
         keys : ndarray of shape (B, Hkv, S, E)
             Every position so far (`S = length`), or with a window the first `sink_tokens`
-            positions plus the last `window`, in position order (see `positions`).
-            Read-only; never changed by later updates.
+            positions plus the last `window`, in position order (see `positions`). A
+            read-only view of the cache's buffer. Unbounded or without sinks it is never
+            changed by later updates; with `sink_tokens > 0` it is valid until the next
+            `update`, which may overwrite it in place (`keys.copy()` keeps a step's keys).
         values : ndarray of shape (B, Hkv, S, Ev)
             Their values, likewise.
 
@@ -264,13 +297,17 @@ class KVCache:
                 rows = max(MIN_CAPACITY, k.shape[2])
             elif self.sink_tokens == 0:
                 rows = max(2 * self.window, k.shape[2])  # room for two windows
-            else:
-                rows = self.sink_tokens + 2 * self.window  # the sinks, then two windows
+            else:  # the sinks' copy, then two windows (a chunk keeps at most W rows)
+                rows = self.sink_tokens + 2 * self.window
+                n_sink = self.sink_tokens
+                self._sink_k = np.empty((B, Hkv, n_sink, E), dtype=k.dtype)
+                self._sink_v = np.empty((B, Hkv, n_sink, v.shape[3]), dtype=v.dtype)
+                self._start = self._end = n_sink  # the window starts after the sinks' copy
             self._k = np.empty((B, Hkv, rows, E), dtype=k.dtype)  # (B, Hkv, capacity, E)
             self._v = np.empty((B, Hkv, rows, v.shape[3]), dtype=v.dtype)  # (.., Ev)
         if self.sink_tokens == 0:
             return self._append_views(k, v)
-        return self._append_window(k, v)
+        return self._append_sinks(k, v)
 
     def _append_views(self, k: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Unbounded, or a window without sinks: append, return read-only views.
@@ -307,45 +344,50 @@ class KVCache:
         values.flags.writeable = False
         return keys, values
 
-    def _append_window(self, k: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """A window with sinks: one buffer, the sinks in front, recent rows compacted back to
-        them when the end is reached; returns new arrays (see the module's notes)."""
+    def _append_sinks(self, k: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """A window with sinks: append in place, return views valid until the next update.
+
+        The buffer has `n + 2 W` rows (`n = sink_tokens`). The recent positions kept are
+        rows `[_start, _end)`, always at or after row `n`; the `n` sink rows are copied from
+        their master copy to rows `[_start - n, _start)` at every update, so the keys
+        returned are the one slice `[_start - n, _end)`. New rows go at `_end`; when they do
+        not fit, the fewer than `W` rows still kept are first moved to row `n` (once every
+        `W` or more positions). Cost: $O(n + T)$, plus the amortised move.
+        """
         assert self._k is not None and self._v is not None and self.window is not None
+        assert self._sink_k is not None and self._sink_v is not None
         buf_k, buf_v = self._k, self._v
         W, n_sink = self.window, self.sink_tokens
         T, n = k.shape[2], self._length
-        # New positions n .. n + T - 1. Those below n_sink are sinks: buffer row = position.
+        start, end = self._start, self._end
+        # New positions n .. n + T - 1. Those below n_sink are sinks: into the master copy.
         to_sink = max(0, min(T, n_sink - n))
         if to_sink:
-            buf_k[:, :, n : n + to_sink] = k[:, :, :to_sink]
-            buf_v[:, :, n : n + to_sink] = v[:, :, :to_sink]
-            self._start = self._end = n + to_sink
+            self._sink_k[:, :, n : n + to_sink] = k[:, :, :to_sink]
+            self._sink_v[:, :, n : n + to_sink] = v[:, :, :to_sink]
         # The rest are recent positions; only the last W of all recent positions are kept.
         new = T - to_sink
-        if new >= W:  # the chunk alone fills the window: it replaces the recent part
+        if new >= W:  # the chunk alone fills the window: it replaces the recent rows
             buf_k[:, :, n_sink : n_sink + W] = k[:, :, T - W :]
             buf_v[:, :, n_sink : n_sink + W] = v[:, :, T - W :]
-            self._start, self._end = n_sink, n_sink + W
+            start, end = n_sink, n_sink + W
         elif new:
-            if self._end + new > buf_k.shape[2]:  # no room: move the rows still needed back
-                keep = W - new  # recent rows that stay in the window (< W, >= 1)
-                lo = max(self._start, self._end - keep)
-                rows = self._end - lo
-                buf_k[:, :, n_sink : n_sink + rows] = buf_k[:, :, lo : self._end].copy()
-                buf_v[:, :, n_sink : n_sink + rows] = buf_v[:, :, lo : self._end].copy()
-                self._start, self._end = n_sink, n_sink + rows
-            buf_k[:, :, self._end : self._end + new] = k[:, :, to_sink:]
-            buf_v[:, :, self._end : self._end + new] = v[:, :, to_sink:]
-            self._end += new
-            self._start = max(self._start, self._end - W)
-        self._length = n + T
-        sinks = min(n_sink, self._length)
-        keys = np.concatenate(  # (B, Hkv, S, E), a new array
-            [buf_k[:, :, :sinks], buf_k[:, :, self._start : self._end]], axis=2
-        )
-        values = np.concatenate(  # (B, Hkv, S, Ev)
-            [buf_v[:, :, :sinks], buf_v[:, :, self._start : self._end]], axis=2
-        )
+            if end + new > buf_k.shape[2]:  # no room: move the rows still kept to the front
+                keep = min(end - start, W - new)  # < W rows; NumPy copies overlaps correctly
+                buf_k[:, :, n_sink : n_sink + keep] = buf_k[:, :, end - keep : end]
+                buf_v[:, :, n_sink : n_sink + keep] = buf_v[:, :, end - keep : end]
+                start, end = n_sink, n_sink + keep
+            buf_k[:, :, end : end + new] = k[:, :, to_sink:]
+            buf_v[:, :, end : end + new] = v[:, :, to_sink:]
+            end += new
+            start = max(start, end - W)
+        # The sinks' copy just before the window (the previous view may cover these rows).
+        sinks = min(n_sink, n + T)
+        buf_k[:, :, start - sinks : start] = self._sink_k[:, :, :sinks]
+        buf_v[:, :, start - sinks : start] = self._sink_v[:, :, :sinks]
+        self._start, self._end, self._length = start, end, n + T
+        keys = buf_k[:, :, start - sinks : end]  # (B, Hkv, S, E), a view
+        values = buf_v[:, :, start - sinks : end]  # (B, Hkv, S, Ev), a view
         keys.flags.writeable = False
         values.flags.writeable = False
         return keys, values

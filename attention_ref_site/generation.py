@@ -3,7 +3,7 @@ r"""A tiny decoder-only transformer, for the Generation pages and their tests.
 Random weights (no training): what matters here is that the same model runs two ways and
 gives the same tokens: recomputing every position at every step, and decoding one position at
 a time against a `attention_ref.KVCache` per layer. Each block is pre-norm attention with
-RoPE and grouped-query heads, then a two-layer MLP:
+RoPE (`attention_ref.rotary_embedding`) and grouped-query heads, then a two-layer MLP:
 
 $$x \leftarrow x + \operatorname{Attn}(\operatorname{rms}(x)), \qquad
 x \leftarrow x + W_2 \operatorname{relu}(W_1 \operatorname{rms}(x))$$
@@ -21,20 +21,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import attention_ref as ar
-
-
-def rope(x: np.ndarray, positions: np.ndarray, base: float = 10000.0) -> np.ndarray:
-    r"""Rotate `x` (..., T, E) by its absolute `positions` (T,): GPT-NeoX's half-split pairs.
-
-    Written here, not imported, so the tests of the cache do not depend on another module:
-    pair $(i, i + E/2)$ of row $t$ turns by the angle $p_t\, \text{base}^{-2i/E}$.
-    """
-    E = x.shape[-1]
-    theta = base ** (-np.arange(0, E, 2, dtype=np.float64) / E)  # (E/2,)
-    angle = np.asarray(positions, dtype=np.float64)[:, None] * theta  # (T, E/2)
-    cos, sin = np.cos(angle).astype(x.dtype), np.sin(angle).astype(x.dtype)
-    x1, x2 = x[..., : E // 2], x[..., E // 2 :]
-    return np.concatenate([x1 * cos - x2 * sin, x1 * sin + x2 * cos], axis=-1)
 
 
 def visible(
@@ -120,8 +106,8 @@ class ToyDecoder:
             q = (h @ p["w_q"]).reshape(B, T, H, E).transpose(0, 2, 1, 3)  # (B, H, T, E)
             k = (h @ p["w_k"]).reshape(B, T, Hkv, E).transpose(0, 2, 1, 3)  # (B, Hkv, T, E)
             v = (h @ p["w_v"]).reshape(B, T, Hkv, E).transpose(0, 2, 1, 3)  # (B, Hkv, T, E)
-            if self.use_rope:
-                q, k = rope(q, q_pos), rope(k, q_pos)
+            if self.use_rope:  # the package's RoPE, each token at its absolute position
+                q, k = ar.rotary_embedding(q, q_pos), ar.rotary_embedding(k, q_pos)
             if caches is None:
                 keys, values, k_pos = k, v, q_pos
             else:

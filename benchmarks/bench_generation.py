@@ -13,12 +13,15 @@ key/value heads, E=Ev=128) with a batch of B=4 sequences:
    count). The ratio is each time divided by torch's.
 2. **`paged_attention` against contiguous attention** on the same data: the ratio to this
    package's `scaled_dot_product_attention` and to torch's.
-3. **`KVCache.update` of one token** (B=4, Hkv=8, E=128) as the cache grows from 1k to 32k
-   positions: the mean time per token over each doubling (which includes the one
-   reallocation of that doubling: the amortised cost) and the median (an append without a
-   reallocation). Flat in S means O(1) per token. Also a window of 4096 (views, a new buffer
-   every 4096 tokens: flat), and a window of 4096 with 4 sinks, whose update returns a copy
-   of the 4100 kept rows (flat in S once the window is full, but proportional to it).
+3. **`KVCache.update` of one token** (B=4, Hkv=8, E=128) with S = 1k to 32k positions
+   cached, for three caches whose update returns all S of them: unbounded, a window of S
+   (`window=S`), and a window of S with 4 sinks (`window=S, sink_tokens=4`: S + 4 rows). For
+   each S a fresh cache is filled (untimed) so that the next S single-token updates include
+   exactly one move of the buffer (the unbounded cache's doubling, the window's new buffer,
+   the sinks' move back to the front); the table gives the mean time per token over those S
+   updates (the amortised cost, move included), the median (an append) and the maximum (the
+   move), and counts the moves seen through the returned views' addresses. Flat in S means
+   O(1) per token: no copy of the cache per update.
 
 torch runs in a child process (this script with `--torch`), on the same data regenerated from
 the same seed: in one process, torch's idle OpenMP threads slowed NumPy's BLAS down several
@@ -38,8 +41,13 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from attention_ref import KVCache
 
 B, H, HKV, E = 4, 32, 8, 128
 S_DECODE = 32768
@@ -64,7 +72,7 @@ def decode_data() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return q, k, v
 
 
-def timed(f, repeat: int) -> float:
+def timed(f: Callable[[], Any], repeat: int) -> float:
     f()  # warm-up
     times = []
     for _ in range(repeat):
@@ -86,7 +94,9 @@ def torch_child(repeat: int) -> None:
     print(json.dumps(info))
 
 
-def paged_layout(k: np.ndarray, v: np.ndarray, rng: np.random.Generator):
+def paged_layout(
+    k: np.ndarray, v: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The contiguous (B, Hkv, S, E) cache stored in shuffled blocks of one pool."""
     S = k.shape[2]
     per_seq = S // BLOCK_SIZE
@@ -146,43 +156,54 @@ def bench_decode(repeat: int, use_torch: bool) -> None:
         print(f"   / torch sdpa:                   {t_paged / t_torch:.2f}x")
 
 
-def bench_cache() -> None:
+def time_updates(
+    cache: KVCache, S: int, chunk: np.ndarray, one: np.ndarray
+) -> tuple[float, float, float, int, int]:
+    """Fill `cache` to S positions (plus one more for a window, so that the S timed updates
+    include a move), then time S single-token updates. Returns mean, median, max (seconds),
+    the moves seen, and the rows the last update returned."""
+    fill = S if cache.window is None else S + cache.sink_tokens + 1
+    while cache.length < fill:  # untimed, in chunks of at most len(chunk) positions
+        T = min(chunk.shape[2], fill - cache.length)
+        keys, _ = cache.update(chunk[:, :, :T], chunk[:, :, :T])
+    times, moves, address = [], 0, keys.__array_interface__["data"][0]
+    for _ in range(S):
+        t0 = time.perf_counter()
+        keys, _ = cache.update(one, one)
+        times.append(time.perf_counter() - t0)
+        # the view either stays (unbounded) or slides by one row (window); else it moved
+        now = keys.__array_interface__["data"][0]
+        moves += now - address not in (0, keys.strides[2])
+        address = now
+    rows = keys.shape[2]
+    return sum(times) / S, statistics.median(times), max(times), moves, rows
+
+
+def bench_cache(sizes: list[int]) -> None:
     import attention_ref as ar
 
-    rng = np.random.default_rng(SEED)
-    print(f"\n3. KVCache.update of one token, B={B} Hkv={HKV} E={E} float32 (us per token)")
-    print("   mean = the interval's total time / its tokens (amortised, with the reallocation);")
-    print("   median = a typical append; max = the slowest append (the reallocation).")
-    print(f"   {'positions cached':<18}{'unbounded: mean':>16}{'median':>8}{'max':>10}"
-          f"{'window 4096: mean':>19}{'+ 4 sinks: mean':>17}")  # fmt: skip
-    one_k = rng.standard_normal((B, HKV, 1, E), dtype=np.float32)
-    one_v = rng.standard_normal((B, HKV, 1, E), dtype=np.float32)
-    caches = {
-        "unbounded": ar.KVCache(),
-        "window": ar.KVCache(window=4096),
-        "sinks": ar.KVCache(window=4096, sink_tokens=4),
+    print(f"\n3. KVCache.update of one token, B={B} Hkv={HKV} E={E} float32, S positions cached")
+    print("   mean = the S updates' total time / S (amortised, the move included);")
+    print("   median = an append; max = the slowest update (the move). Times in microseconds.")
+    print("   rows = keys returned by the last update; moves = buffer moves in the S updates.")
+    chunk = np.zeros((B, HKV, 1024, E), dtype=np.float32)  # prefill, 1024 positions at a time
+    one = np.ones((B, HKV, 1, E), dtype=np.float32)
+    kinds = {
+        "unbounded": lambda S: ar.KVCache(),
+        "window=S": lambda S: ar.KVCache(window=S),
+        "window=S, 4 sinks": lambda S: ar.KVCache(window=S, sink_tokens=4),
     }
-    S = 1024
-    for cache in caches.values():  # the first 1024 positions, untimed
-        cache.update(*(rng.standard_normal((B, HKV, S, E), dtype=np.float32) for _ in "kv"))
-    while S < S_DECODE:
-        row = {}
-        for name, cache in caches.items():
-            # every token from S to 2 S (one reallocation of the unbounded cache, and of the
-            # window's every 4096 tokens) for the views; the sinks' copies are slow: 64 tokens
-            times = []
-            for _ in range(S if name != "sinks" else 64):
-                t0 = time.perf_counter()
-                cache.update(one_k, one_v)
-                times.append(time.perf_counter() - t0)
-            if name == "sinks":  # catch up with the others, untimed, one chunk
-                fill = S - 64
-                cache.update(*(np.zeros((B, HKV, fill, E), dtype=np.float32) for _ in "kv"))
-            row[name] = (sum(times) / len(times), statistics.median(times), max(times))
-        S *= 2
-        print(f"   {f'{S // 2} -> {S}':<18}{row['unbounded'][0] * 1e6:16.1f}"
-              f"{row['unbounded'][1] * 1e6:8.1f}{row['unbounded'][2] * 1e6:10.0f}"
-              f"{row['window'][0] * 1e6:19.1f}{row['sinks'][0] * 1e6:17.1f}")  # fmt: skip
+    header = f"{'mean':>8}{'median':>8}{'max':>9}{'moves':>6}"
+    print(f"   {'':>8}" + "".join(f"  {name:^31}" for name in kinds))
+    print(f"   {'S':>8}" + f"  {'rows':>6}{header}" * len(kinds))
+    for S in sizes:
+        line = f"   {S:>8}"
+        for make in kinds.values():
+            cache = make(S)
+            mean, median, worst, moves, rows = time_updates(cache, S, chunk, one)
+            del cache  # up to 2 GB at S = 32k: one cache at a time
+            line += f"  {rows:>6}{mean * 1e6:8.1f}{median * 1e6:8.1f}{worst * 1e6:9.0f}{moves:6d}"
+        print(line, flush=True)
 
 
 def blas_threads() -> int:
@@ -202,6 +223,10 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--no-torch", action="store_true")
     parser.add_argument("--only", choices=["decode", "cache"], help="run one part only")
+    parser.add_argument(
+        "--cache-sizes", type=int, nargs="+", default=[1024, 2048, 4096, 8192, 16384, 32768],
+        help="positions cached (S) for the KVCache.update table",
+    )  # fmt: skip
     parser.add_argument("--torch", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.torch:
@@ -212,7 +237,7 @@ def main() -> None:
     if args.only != "cache":
         bench_decode(args.repeat, not args.no_torch)
     if args.only != "decode":
-        bench_cache()
+        bench_cache(args.cache_sizes)
     print(f"\nload average at the end {os.getloadavg()[0]:.2f}")
 
 

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 import attention_ref as ar
-from attention_ref_site.generation import ToyDecoder, rope
+from attention_ref_site.generation import ToyDecoder
 
 RTOL = ATOL = 1e-12
 HEADS = [(4, 4), (4, 2), (4, 1)]  # (H, Hkv): MHA, GQA, MQA
@@ -33,6 +33,11 @@ def sequence(rng, H, Hkv, S, E=8, Ev=6, B=2, dtype=np.float64):
     k = rng.standard_normal((B, Hkv, S, E)).astype(dtype)
     v = rng.standard_normal((B, Hkv, S, Ev)).astype(dtype)
     return q, k, v
+
+
+def rope(x, positions):
+    """The package's RoPE (GPT-NeoX half-split pairs), row t of `x` at `positions[t]`."""
+    return ar.rotary_embedding(x, positions)
 
 
 def full(q, k, v, mask=None):
@@ -62,17 +67,23 @@ def sliding_with_sinks(S, W, n):
 def test_decoding_token_by_token_equals_full_causal(rng, H, Hkv, use_rope):
     S = 13
     q, k, v = sequence(rng, H, Hkv, S)
-    if use_rope:  # every token rotated at its absolute position
-        q, k = rope(q, np.arange(S)), rope(k, np.arange(S))
-    expected = full(q, k, v)  # (B, H, S, Ev)
+    if use_rope:  # the whole sequence, each row at its position: the oracle's inputs
+        q_full, k_full = rope(q, np.arange(S)), rope(k, np.arange(S))
+    else:
+        q_full, k_full = q, k
+    expected = full(q_full, k_full, v)  # (B, H, S, Ev)
     cache = ar.KVCache()
     for t in range(S):
-        keys, values = cache.update(k[:, :, t : t + 1], v[:, :, t : t + 1])
+        q_t, k_t = q[:, :, t : t + 1], k[:, :, t : t + 1]  # (B, H or Hkv, 1, E)
+        if use_rope:  # as a decoder does: the new token rotated at its absolute position
+            at = [cache.length]
+            q_t, k_t = rope(q_t, at), rope(k_t, at)
+        keys, values = cache.update(k_t, v[:, :, t : t + 1])
         assert cache.length == t + 1
         assert cache.positions.tolist() == list(range(t + 1))
-        np.testing.assert_array_equal(keys, k[:, :, : t + 1])  # exactly what was appended
+        np.testing.assert_array_equal(keys, k_full[:, :, : t + 1])  # the rows appended
         np.testing.assert_array_equal(values, v[:, :, : t + 1])
-        row = ar.scaled_dot_product_attention(q[:, :, t : t + 1], keys, values, enable_gqa=True)
+        row = ar.scaled_dot_product_attention(q_t, keys, values, enable_gqa=True)
         np.testing.assert_allclose(row[:, :, 0], expected[:, :, t], rtol=RTOL, atol=ATOL)
 
 
@@ -82,22 +93,24 @@ def test_decoding_token_by_token_equals_full_causal(rng, H, Hkv, use_rope):
 def test_chunked_prefill_equals_full_causal(rng, H, Hkv, use_rope, chunks):
     S = sum(chunks)
     q, k, v = sequence(rng, H, Hkv, S)
-    if use_rope:
-        q, k = rope(q, np.arange(S)), rope(k, np.arange(S))
-    expected = full(q, k, v)
+    q_full, k_full = (rope(q, np.arange(S)), rope(k, np.arange(S))) if use_rope else (q, k)
+    expected = full(q_full, k_full, v)  # each row rotated at its position, all at once
     cache = ar.KVCache()
     start = 0
     for T in chunks:
         rows = slice(start, start + T)
-        keys, values = cache.update(k[:, :, rows], v[:, :, rows])
+        q_c, k_c = q[:, :, rows], k[:, :, rows]
+        if use_rope:  # as a decoder does: the chunk rotated at its absolute positions
+            at = cache.length + np.arange(T)
+            q_c, k_c = rope(q_c, at), rope(k_c, at)
+        keys, values = cache.update(k_c, v[:, :, rows])
         S_now = keys.shape[2]
         assert S_now == start + T == cache.length
+        np.testing.assert_array_equal(keys, k_full[:, :, :S_now])
         # bottom-right causal alignment: chunk row i sees key j iff j <= S - T + i
         mask = np.tril(np.ones((T, S_now), dtype=bool), k=S_now - T)
         assert mask.tolist() == [[j <= S_now - T + i for j in range(S_now)] for i in range(T)]
-        out = ar.scaled_dot_product_attention(
-            q[:, :, rows], keys, values, attn_mask=mask, enable_gqa=True
-        )
+        out = ar.scaled_dot_product_attention(q_c, keys, values, attn_mask=mask, enable_gqa=True)
         np.testing.assert_allclose(out, expected[:, :, rows], rtol=RTOL, atol=ATOL)
         start += T
 
@@ -189,16 +202,16 @@ def test_window_chunks_keep_the_sinks_and_the_last_w(rng, chunks, W, n):
 
 
 # ---------------------------------------------------------------------------------------------
-# What was returned never changes; appends are amortised O(T)
+# What was returned: views; without sinks they never change, with sinks they last one step
 
 
-@pytest.mark.parametrize(("window", "sinks"), [(None, 0), (3, 0), (3, 1), (7, 2)])
-def test_returned_arrays_never_change(rng, window, sinks):
-    """A caller holding the keys of step t sees the same values at every later step, across
-    the unbounded cache's reallocations and the window's compactions."""
+@pytest.mark.parametrize("window", [None, 3, 7])
+def test_returned_arrays_never_change_without_sinks(rng, window):
+    """Unbounded or a window without sinks: a caller holding the keys of step t sees the same
+    values at every later step, across the reallocations."""
     S = 200
     _, k, v = sequence(rng, 2, 1, S)
-    cache = ar.KVCache(window=window, sink_tokens=sinks)
+    cache = ar.KVCache(window=window)
     held = []
     for t in range(S):
         keys, values = cache.update(k[:, :, t : t + 1], v[:, :, t : t + 1])
@@ -206,7 +219,7 @@ def test_returned_arrays_never_change(rng, window, sinks):
     for keys, values, keys0, values0 in held:
         np.testing.assert_array_equal(keys, keys0)
         np.testing.assert_array_equal(values, values0)
-    if window is not None and sinks == 0:  # views into a few buffers, not a copy per step
+    if window is not None:  # views into a few buffers, not a copy per step
         assert len({id(keys.base) for keys, *_ in held}) < S // window
 
 
@@ -223,6 +236,70 @@ def test_window_without_sinks_returns_views_with_amortised_copies():
         del keys
     assert cache._k.shape[2] == 2 * W
     assert len(buffers) <= 1000 // W + 1
+
+
+def row_offset(view, buffer):
+    """The row (dim 2) of `buffer` where `view` starts."""
+    assert np.shares_memory(view, buffer)
+    delta = view.__array_interface__["data"][0] - buffer.__array_interface__["data"][0]
+    assert delta % buffer.strides[2] == 0
+    return delta // buffer.strides[2]
+
+
+@pytest.mark.parametrize(("W", "n"), [(50, 4), (7, 2), (1, 1), (3, 5)])
+def test_sinks_return_views_of_one_buffer_moved_once_per_window(W, n):
+    """With sinks, no copy of the n + W rows per token: every update returns a view of the
+    same buffer of n + 2 W rows, each one row further on than the last, except for one move
+    back to the front at most every W tokens (the amortised O(n + T) of the docstring).
+    Returning new arrays (np.concatenate of the sinks and the window) fails this test."""
+    cache = ar.KVCache(window=W, sink_tokens=n)
+    steps = 1000
+    pos = np.arange(steps, dtype=float).reshape(1, 1, steps, 1)  # key = its position
+    offsets, previous = [], None
+    for t in range(steps):
+        keys, values = cache.update(pos[:, :, t : t + 1], -pos[:, :, t : t + 1])
+        assert keys.base is cache._k and values.base is cache._v  # the cache's own storage
+        assert cache._k.shape[2] == n + 2 * W
+        if previous is not None:
+            assert np.shares_memory(previous, keys)  # consecutive steps: the same rows
+        np.testing.assert_array_equal(keys[0, 0, :, 0], cache.positions)  # correct now
+        offsets.append(row_offset(keys, cache._k))
+        previous = keys
+    sliding = np.array(offsets[n + W - 1 :])  # from the step that fills the window
+    moved = np.flatnonzero(np.diff(sliding) != 1) + 1  # steps where the view did not slide
+    assert np.all(sliding[moved] == 0)  # ... because the rows kept moved to the front
+    assert len(moved) >= 1  # the test sees the move it bounds
+    assert np.all(np.diff(moved) >= W)  # at most one move per W tokens
+    assert len(moved) <= steps // W + 1
+
+
+@pytest.mark.parametrize(("W", "n"), [(3, 1), (4, 2), (2, 3)])
+def test_sinks_view_is_valid_until_the_next_update(rng, W, n):
+    """As documented: with sinks, the next update may overwrite the previous step's view in
+    place (the sinks' new copy lands on the rows the previous window began with); a
+    `.copy()` taken before it keeps the step's keys. Without sinks nothing is overwritten
+    (test_returned_arrays_never_change_without_sinks)."""
+    S = 40
+    _, k, v = sequence(rng, 2, 1, S)
+    cache = ar.KVCache(window=W, sink_tokens=n)
+    slid = 0
+    previous = None
+    for t in range(S):
+        keys, values = cache.update(k[:, :, t : t + 1], v[:, :, t : t + 1])
+        pos = cache.positions
+        np.testing.assert_array_equal(keys, k[:, :, pos])  # valid when returned
+        np.testing.assert_array_equal(values, v[:, :, pos])
+        if previous is not None:
+            old_keys, old_copy, old_pos = previous
+            np.testing.assert_array_equal(old_copy, k[:, :, old_pos])  # the copy is kept
+            if t > n + W and row_offset(keys, cache._k) == row_offset(old_keys, cache._k) + 1:
+                # the window slid by one row: the sinks were copied one row further on,
+                # over the previous view's first window row
+                assert not np.array_equal(old_keys, old_copy)
+                np.testing.assert_array_equal(old_keys[:, :, 1 : n + 1], k[:, :, :n])
+                slid += 1
+        previous = (keys, keys.copy(), pos)
+    assert slid >= (S - n - W) // 2  # most steps slide; the others move to the front
 
 
 def test_returned_arrays_are_read_only(rng):
@@ -379,12 +456,18 @@ def test_bad_update_raises_and_leaves_the_cache(
     _, k, v = sequence(rng, 2, 2, 9)  # B=2, Hkv=2, E=8, Ev=6
     cache = ar.KVCache(window=window, sink_tokens=1 if window else 0)
     cache.update(k[:, :, :5], v[:, :, :5])
-    before = (cache.length, cache.positions.tolist(), cache._k.copy(), cache._v.copy())
+    state = ("_k", "_v", "_sink_k", "_sink_v")  # buffers, and the sinks' master copy
+    before = {name: None if getattr(cache, name) is None else getattr(cache, name).copy()
+              for name in state}  # fmt: skip
+    counters = (cache.length, cache.positions.tolist(), cache._start, cache._end)
     with pytest.raises(error, match=match):
         cache.update(np.ones(k_shape, dtype=k_dtype), np.ones(v_shape, dtype=v_dtype))
-    assert (cache.length, cache.positions.tolist()) == before[:2]
-    np.testing.assert_array_equal(cache._k, before[2])
-    np.testing.assert_array_equal(cache._v, before[3])
+    assert (cache.length, cache.positions.tolist(), cache._start, cache._end) == counters
+    for name in state:
+        if before[name] is None:
+            assert getattr(cache, name) is None
+        else:
+            np.testing.assert_array_equal(getattr(cache, name), before[name])
     # and it carries on exactly as if the bad update had never been made
     keys, values = cache.update(k[:, :, 5:], v[:, :, 5:])
     pos = cache.positions
@@ -459,20 +542,6 @@ def test_toy_decoder_with_a_window_and_sinks():
         np.testing.assert_array_equal(cached, recomputed)
     # the window matters for this model: unbounded attention generates other tokens
     assert not np.array_equal(model.generate(prompt, 16), cached)
-
-
-def test_toy_rope_matches_the_closed_form():
-    """The test's own RoPE: position p turns pair (i, i + E/2) by p * 10000^(-2i/E)."""
-    x = np.zeros((1, 4))
-    x[0, 0] = 1.0  # pair 0 = (1, 0)
-    out = rope(x, np.array([3]))
-    np.testing.assert_allclose(out[0, [0, 2]], [np.cos(3.0), np.sin(3.0)], rtol=1e-15)
-    # relative: q(p) . k(r) depends on p - r only
-    rng = np.random.default_rng(0)
-    q, k = rng.standard_normal((1, 8)), rng.standard_normal((1, 8))
-    a = rope(q, np.array([7])) @ rope(k, np.array([4])).T
-    b = rope(q, np.array([13])) @ rope(k, np.array([10])).T
-    np.testing.assert_allclose(a, b, rtol=1e-12)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -16,4 +16,7 @@ print("\n".join(rows))
 by_name = {m.name: bytes_per_token(m) for m in MODELS}
 assert by_name["Llama 3 8B"] == 128 * 2**10  # 2 * 32 layers * 8 heads * 128 * 2 bytes
 assert by_name["Llama 2 7B (MHA)"] == 4 * by_name["Llama 3 8B"]  # 32 kv heads, not 8
+assert 8192 * by_name["Llama 3 8B"] == 2**30  # 1 GiB at 8k
+assert 131072 * by_name["Llama 3 8B"] == 16 * 2**30 > 2 * 8.03e9  # > its bf16 weights
+assert by_name["Falcon 7B (MQA)"] == 8 * 2**10  # one kv head of 64: 8 KiB
 assert size(128 * 2**10) == "128 KiB" and size(2**30) == "1 GiB"
