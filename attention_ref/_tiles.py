@@ -339,7 +339,7 @@ def forward_head(
     scratch = _Scratch(Bq * Bk, dt)  # a float mask's tile (base 2), the hidden entries
     o = np.empty((Bq, Ev + 1), dtype=dt)  # one tile's p [V, 1]
     acc_l = np.empty((Bq, Ev + 1), dtype=dt)  # [sum_j p_ij v_j, l_i] so far
-    # What a bias may add to the scores' bounds (base 2), for the clamp decision below
+    # What a tile's bias may add to the scores' bounds (base 2), for the clamp decision below
     bias_lo = -math.inf if masks.bias_may_hide else min(0.0, masks.bias_min * LOG2E)
     bias_hi = max(0.0, masks.bias_max * LOG2E)
 
@@ -399,8 +399,9 @@ def forward_head(
             # zeroed anyway). |c q_i . k_j| <= q_hi max_j |k_j|, and the shifts lie in
             # [m_lo, m_hi]; a bias moves the scores by bias_lo .. bias_hi.
             reach = q_hi * float(k_norm[j0:j1].max())
-            floor_t = None if -reach - m_hi + bias_lo >= floor else floor
-            ceil_t = None if reach - m_lo + bias_hi <= ceil else ceil
+            lo, hi = (bias_lo, bias_hi) if bias is not None else (0.0, 0.0)
+            floor_t = None if -reach - m_hi + lo >= floor else floor
+            ceil_t = None if reach - m_lo + hi <= ceil else ceil
             _exp2_(s, hidden, floor_t, ceil_t)
             if unseen is not None and unseen.size:
                 s[unseen] = 0.0  # rows with every key of the tile hidden: no term
