@@ -442,19 +442,22 @@ def _move_shift(
     tile computed again, shifted by its maximum.
     """
     E, Ev = q_t.shape[1] - 1, v_t.shape[1] - 1
-    n = len(o_t)
-    row_sum = o_t[:, Ev]  # (n,) this tile's l_i
-    stay = row_sum <= 2.0**TAU  # (n,) rows that keep their shift (NaN: False)
-    # (n,) overflow, a score at the ceiling, or NaN (in the row sum, or in the values' columns)
-    redo = ~stay & (~(row_sum <= _RESCALE_UP_TO[o_t.dtype]) | ~np.isfinite(o_t).all(axis=1))
-    # e_i = floor(log2 sum) of the rows that move: sum = mantissa 2^x, mantissa in [0.5, 1)
-    shift = np.frexp(row_sum)[1] - 1  # (n,) int
-    shift[stay | redo] = 0
+    dt = o_t.dtype
+    big = np.flatnonzero(~(o_t[:, Ev] <= 2.0**TAU))  # (r,) the tile's rows that move: few
+    o_big = o_t[big]  # (r, Ev + 1), a copy, written back below
+    big_sum = o_big[:, Ev]
+    # (r,) overflow, a score at the ceiling, or NaN (in the row sum, or in the values' columns)
+    redo = ~(big_sum <= _RESCALE_UP_TO[dt]) | ~np.isfinite(o_big).all(axis=1)
+    # e_i = floor(log2 sum): sum = mantissa 2^x, mantissa in [0.5, 1), so e_i = x - 1
+    shift = (np.frexp(big_sum)[1] - 1).astype(dt)  # (r,)
+    shift[redo] = 0.0
+    factor = np.ldexp(np.ones(len(big), dtype=dt), -shift.astype(np.int32))  # (r,) exact
+    o_big *= factor[:, None]
     if redo.any():
-        rows = np.flatnonzero(redo)
-        s = q_t[r0 + rows] @ k_t.T  # (r, b): these rows of the tile again, c q . k - m
+        rows = big[redo]
+        s = q_t[r0 + rows] @ k_t.T  # (r', b): these rows of the tile again, c q . k - m
         masks, head, i, j0, j1 = tile_at
-        keep, bias = masks.tile(head, i, i + n, j0, j1)  # the tile's, then its rows
+        keep, bias = masks.tile(head, i, i + len(o_t), j0, j1)  # the tile's, then its rows
         hidden = None if keep is None else ~keep[rows]
         if bias is not None:
             s += bias[rows] * LOG2E
@@ -464,19 +467,14 @@ def _move_shift(
         d = _row_max(s)  # finite; or inf or NaN from the inputs, and the row stays so
         s -= d[:, None]
         _exp2_(s, hidden, floor)
-        o_t[rows] = s @ v_t  # relative to the new shift: not rescaled below
-        factor = np.ldexp(np.ones(n, dtype=o_t.dtype), -shift)  # (n,) 2^-e_i: exact
-        m_new = m[r0 : r0 + n] + shift.astype(m.dtype)
-        m_new[rows] = m[r0 + rows] + d
-        factor[rows] = np.exp2(-d)  # the sums so far, to the new shift (0 if d is inf)
-        o_t[~redo] *= factor[~redo, None]
-    else:
-        factor = np.ldexp(np.ones(n, dtype=o_t.dtype), -shift)  # (n,) 2^-e_i: exact
-        m_new = m[r0 : r0 + n] + shift.astype(m.dtype)
-        o_t *= factor[:, None]
-    acc[r0 : r0 + n] *= factor[:, None]
-    m[r0 : r0 + n] = m_new
-    q_t[r0 : r0 + n, E] = -np.where(m_new == -np.inf, 0.0, m_new)  # 0: no key seen yet
+        o_big[redo] = s @ v_t  # relative to the new shift: not rescaled
+        shift[redo] = d
+        factor[redo] = np.exp2(-d)  # what the sums so far are multiplied by
+    o_t[big] = o_big
+    acc[r0 + big] *= factor[:, None]
+    m_big = m[r0 + big] + shift
+    m[r0 + big] = m_big
+    q_t[r0 + big, E] = -np.where(m_big == -np.inf, 0.0, m_big)  # 0: no key seen yet
 
 
 # --- the backward pass -----------------------------------------------------------------------
