@@ -17,6 +17,11 @@ kv_idx)`. The implementations of the same formula, side by side:
   softmax of FlashAttention across the tiles of keys, and **a tile whose mask is all False
   skipped** before any of its scores is computed, so a sliding window of `w` keys costs
   $O(L \times w)$, not $O(L \times S)$. Memory: a few tiles, never $O(L \times S)$.
+- the **band path** (`band_forward`), which the public functions run when the mask_mod's
+  `key_range` hint narrows each block of queries to a few keys (a sliding window): one tile
+  per block of queries holding every key it may see, so its softmax is exact in one pass,
+  every head of the block at once; within 1.5 times the cost of `flash_attention` on a
+  dense problem of as many unmasked scores (`benchmarks/bench_flex.py`).
 - the package's **tile engine** (`attention_ref._tiles`, through `ModMasks`), which runs a
   call without mods exactly as `flash_attention` does, and can run any mask_mod (the tests
   check it with every mask; see `on_engine` for why the loop runs masks).
@@ -559,6 +564,229 @@ def tiled_backward(
     return d_q, _fold(d_k, call.group), _fold(d_v, call.group), d_sinks
 
 
+# --- the band path: one tile per block of queries -----------------------------------------
+
+#: Scores per tile on the band path, summed over the tile's heads: $2^{20}$ (4 MiB in float32).
+BAND_TILE_SCORES = 2**20
+
+
+def band_plan(
+    call: FlexCall, block_q: int | None = None, forced: bool = False
+) -> tuple[int, int, int] | None:
+    """Queries per block, heads per tile and the most keys a block sees, `(Bq, Hc, W)`, of
+    the band path; None when the call does not suit it.
+
+    The band path needs a mask_mod whose `key_range` hint (see `attention_ref.mods`) narrows
+    what a block of queries may see (a sliding window; a causal mask on a short sequence), so
+    that one block's keys fit one tile of `BAND_TILE_SCORES`. A block of `Bq` queries of a
+    window of `w` keys sees `w + Bq` keys, of which a query sees `w + 1`: the block is chosen
+    about `w / 8` (a power of two between 16 and 256), so that at most one computed score in
+    nine is masked, while the tile stays large enough for BLAS and for NumPy's per-call
+    overhead (every head of the block in one call): at $w = 512$, blocks of 64 queries by 576
+    keys by 8 heads. Unless `forced`, a block that sees more than half of the keys is left to
+    the tile engine, which is faster there.
+    """
+    hint = getattr(call.mask_mod, "key_range", None)
+    _, H, L, S = call.scores_shape
+    if not callable(hint) or L == 0:
+        return None
+    if block_q is None:
+        mid = L // 2
+        lo, hi = _band_range(call, mid, mid + 1)
+        block_q = 1 << max(4, min(8, (max(1, hi - lo) // 4).bit_length() - 1))
+    bq = max(1, min(L, block_q))
+    widest = max(hi - lo for lo, hi in (_band_range(call, i0, min(i0 + bq, L))
+                                        for i0 in range(0, L, bq)))  # fmt: skip
+    if bq * widest > BAND_TILE_SCORES or (not forced and 2 * widest > S):
+        return None  # too wide for one tile, or hardly narrower than every key
+    return bq, max(1, min(H, BAND_TILE_SCORES // max(1, bq * widest))), widest
+
+
+def _band_range(call: FlexCall, i0: int, i1: int) -> tuple[int, int]:
+    """The keys `[lo, hi)` the queries `i0:i1` may see, by the mask_mod's hint."""
+    S = call.scores_shape[-1]
+    lo, hi = call.mask_mod.key_range(i0, i1, S)
+    lo, hi = max(0, int(lo)), min(S, int(hi))
+    return lo, max(lo, hi)
+
+
+#: A block whose scores are all within $\pm$`BAND_UNSHIFTED` doublings of 0 (by the
+#: Cauchy-Schwarz bound; standard-normal queries and keys reach about 15) needs no shift at
+#: all: its terms $2^s$ lie in $[2^{-40}, 2^{40}]$, normal numbers whose sums cannot overflow.
+BAND_UNSHIFTED = 40.0
+
+
+def _hidden_spans(hidden: np.ndarray) -> list[tuple[int, int]]:
+    """The keys of a band tile to visit when zeroing its hidden terms, as `[(j0, j1)]`.
+
+    `hidden` is `(1 or Hc, W, n or 1)`. The longest run of keys that no query of the block
+    has hidden (the middle of a window) is left out.
+    """
+    w = hidden.shape[1]
+    partial_keys = np.any(hidden, axis=(0, 2))  # (W,)
+    full = np.flatnonzero(~partial_keys)  # keys every query of the block sees
+    if full.size == 0:
+        return [(0, w)]
+    runs = np.split(full, np.flatnonzero(np.diff(full) != 1) + 1)
+    run = max(runs, key=len)
+    a, b = int(run[0]), int(run[-1]) + 1
+    return [(j0, j1) for j0, j1 in ((0, a), (b, w)) if j1 > j0]
+
+
+def _band_task(
+    call: FlexCall,
+    b: int,
+    hs: slice,
+    starts: range,
+    bq: int,
+    widest: int,
+    k_norm: np.ndarray,
+    out: np.ndarray,
+    lse: np.ndarray,
+) -> None:
+    r"""Blocks of queries `starts` (each `bq` long, seeing at most `widest` keys) of batch
+    `b`, heads `hs`: writes out and lse.
+
+    Each block takes every key it may see in one tile, so its softmax is exact in one
+    pass, in base 2 ($c = \text{scale} \cdot \log_2 e$), with scores keys by queries
+    `(Hc, W, n)` (the reductions over a row's keys then run across contiguous rows of
+    queries) and the mods evaluated once for all the heads of the tile (once per shape and
+    offset for a `relative` mask_mod). Two cases:
+
+    - **unshifted**, when the Cauchy-Schwarz bound $|c\, q_i| \max_j \lVert k_j \rVert$
+      (`k_norm`) keeps every score of the block, hidden ones included, within
+      `BAND_UNSHIFTED` doublings of 0 (standard-normal inputs, no score_mod): the terms
+      $2^{s}$ need no shift; `exp2`, the hidden terms set to 0, and the products. As lean
+      as the tile engine's dense tiles.
+    - **shifted** otherwise (larger inputs, a score_mod, NaN or inf): the hidden scores set
+      to $-\infty$, each row shifted by its true maximum (with the sink), clamped below at
+      the engine's floor (no subnormal, and `exp2` never sees $-\infty$), then as above.
+
+    Only the keys with a hidden entry are visited when hiding (`_hidden_spans`), and
+    $\ell_i$ comes from the product with $[V, 1]$.
+    """
+    dt = call.q.dtype
+    L = call.scores_shape[2]
+    heads = range(hs.start, hs.stop)
+    hc, E, Ev = len(heads), call.q.shape[-1], call.v.shape[-1]
+    floor = dt.type(_tiles._EXP2_FLOOR[dt])
+    log2e = dt.type(_tiles.LOG2E)
+    natural = call.score_mod is not None  # the score_mod takes scores in natural units
+    c = dt.type(call.scale) if natural else dt.type(call.scale) * log2e
+    sink2 = None if call.sinks is None else call.sinks[hs] * log2e  # (Hc,) base 2
+    buf = np.empty(hc * widest * bq, dtype=dt)  # the tile of scores, reused
+    q_blk = np.empty((hc, bq, E), dtype=dt)
+    v_blk = np.empty((widest, Ev + 1), dtype=dt)  # a block of [V, 1]
+    o_t = np.empty((bq, Ev + 1), dtype=dt)
+    relative = getattr(call.mask_mod, "relative", False) is True  # see attention_ref.mods
+    masks: dict[tuple[int, int, int], Any] = {}  # a relative mask's tiles
+    for i0 in starts:
+        i1 = min(i0 + bq, L)
+        n = i1 - i0
+        lo, hi = _band_range(call, i0, i1)
+        w = hi - lo
+        if w == 0:  # no key: zeros, lse -inf (or the sink)
+            out[b, hs, i0:i1] = 0.0
+            lse[b, hs, i0:i1] = -np.inf if call.sinks is None else call.sinks[hs, None]
+            continue
+        q_t = q_blk[:, :n]
+        np.multiply(call.q[b, hs, i0:i1], c, out=q_t)
+        s = buf[: hc * w * n].reshape(hc, w, n)  # s[h, j, i]: key lo + j, query i0 + i
+        for t, h in enumerate(heads):
+            np.matmul(call.k[b, h // call.group, lo:hi], q_t[t].T, out=s[t])
+        idx = index_arrays(range(b, b + 1), heads, range(i0, i1), range(lo, hi))
+        hidden = None
+        if call.mask_mod is not None:
+            key = (i0 - lo, n, w)  # what a relative mask's tile depends on
+            if not relative or key not in masks:
+                allowed = eval_mask(call.mask_mod, *idx, (1, hc, n, w))
+                tile = None
+                if not allowed.all():  # hidden (1 or Hc, W, n), and the keys to visit
+                    tile_hidden = np.broadcast_to(
+                        np.swapaxes(~allowed[0], -1, -2), (allowed.shape[1], w, n)
+                    )
+                    tile = (tile_hidden, _hidden_spans(tile_hidden))
+                if relative:
+                    masks[key] = tile
+            hidden = masks[key] if relative else tile
+        if natural:
+            z = eval_score(call.score_mod, np.swapaxes(s, -1, -2)[None], *idx)[0]
+            np.multiply(np.swapaxes(z, -1, -2), log2e, out=s)
+        if natural:
+            unshifted = False
+        else:  # |c q_i . k_j| <= |c q_i| max_j |k_j|: how far from 0 may the scores go?
+            kn = np.max(k_norm[b, :, lo:hi], axis=1)  # (Hkv,) max |k_j| per kv head
+            reach = np.sqrt(np.einsum("hie,hie->hi", q_t, q_t))  # (Hc, n) |c q_i|
+            reach *= kn[np.asarray(heads) // call.group][:, None]
+            unshifted = bool(np.all(reach <= BAND_UNSHIFTED)) and (
+                sink2 is None or bool(np.all(np.abs(sink2) <= BAND_UNSHIFTED))
+            )
+        if unshifted:  # every 2^s in [2^-40, 2^40]: no shift, no clamp, nothing to redo
+            m_safe = np.zeros((hc, n), dtype=dt)
+        else:
+            if hidden is not None:  # hidden scores out of the maximum (NaN ones too)
+                for j0, j1 in hidden[1]:
+                    np.copyto(s[:, j0:j1], -np.inf, where=hidden[0][:, j0:j1])
+            m = np.max(s, axis=1)  # (Hc, n): each row's maximum, base 2
+            if sink2 is not None:
+                m = np.maximum(m, sink2[:, None])
+            m_safe = np.where(m == -np.inf, 0.0, m).astype(dt, copy=False)  # no key: 0
+            s -= m_safe[:, None, :]
+            np.maximum(s, floor, out=s)  # hidden or negligible terms: never subnormal
+        np.exp2(s, out=s)
+        if hidden is not None:
+            for j0, j1 in hidden[1]:
+                np.copyto(s[:, j0:j1], 0.0, where=hidden[0][:, j0:j1])
+        l = np.empty((hc, n), dtype=dt)  # noqa: E741
+        v1 = v_blk[:w]
+        v1[:, Ev] = 1.0
+        kv_prev = -1
+        for t, h in enumerate(heads):
+            if h // call.group != kv_prev:
+                kv_prev = h // call.group
+                v1[:, :Ev] = call.v[b, kv_prev, lo:hi]
+            o = o_t[:n]
+            np.matmul(s[t].T, v1, out=o)  # (n, Ev + 1): [sum_j p_ij v_j, l_i]
+            l[t] = o[:, Ev]
+            out[b, h, i0:i1] = o[:, :Ev]
+        if sink2 is not None:
+            l += np.exp2(sink2[:, None] - m_safe)  # noqa: E741
+        o_b = out[b, hs, i0:i1]
+        np.divide(o_b, np.where(l == 0.0, 1.0, l)[..., None], out=o_b)
+        log_l = np.log2(l, out=np.full_like(l, -np.inf), where=l > 0.0)
+        lse[b, hs, i0:i1] = (m_safe + log_l) / log2e
+
+
+def band_forward(call: FlexCall, block_q: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The band path's forward pass: out `(B, H, L, Ev)` and lse `(B, H, L)`.
+
+    Tasks of a few blocks of queries each, every head of a batch entry that fits the tile
+    budget at once, on the tile engine's thread pool.
+    """
+    plan = band_plan(call, block_q, forced=True)
+    if plan is None:
+        raise ValueError(
+            "path='band' needs a mask_mod with a key_range hint narrow enough for one tile"
+        )
+    bq, hc, widest = plan
+    B, H, L, _ = call.scores_shape
+    dt = call.q.dtype
+    out = np.empty((B, H, L, call.v.shape[-1]), dtype=dt)
+    lse = np.empty((B, H, L), dtype=dt)
+    blocks = range(0, L, bq)
+    per_task = max(1, -(-len(blocks) // 8))  # about 8 tasks per batch entry and heads
+    k_norm = np.sqrt(np.einsum("bkse,bkse->bks", call.k, call.k))  # (B, Hkv, S) |k_j|
+    tasks: list[Callable[[], None]] = [
+        partial(_band_task, call, b, slice(h0, min(h0 + hc, H)), blocks[t : t + per_task], bq,
+                widest, k_norm, out, lse)
+        for b in range(B)
+        for h0 in range(0, H, hc)
+        for t in range(0, len(blocks), per_task)
+    ]  # fmt: skip
+    _tiles._run(tasks, None)
+    return out, lse
+
+
 # --- on the tile engine ----------------------------------------------------------------------
 
 
@@ -640,10 +868,12 @@ def engine_backward(
 
 # --- the public functions -------------------------------------------------------------------
 
-#: The paths: "tiled" (the public functions') runs the tile engine without mods and the
-#: per-tile loop of this module with them (see `on_engine`); "engine" and "loop" force one
-#: ("engine" takes a mask_mod but no score_mod or sinks); "reference" is the reference.
-PATHS = ("tiled", "engine", "loop", "reference")
+#: The paths: "tiled" (the public functions') runs the band path when the mask_mod's hint
+#: makes the blocks narrow (see `band_plan`), else the tile engine without mods and the
+#: per-tile loop of this module with them (see `on_engine`); "band", "engine" and "loop"
+#: force one ("band" needs a hinted mask_mod, "engine" takes a mask_mod but no score_mod or
+#: sinks); "reference" is the reference.
+PATHS = ("tiled", "band", "engine", "loop", "reference")
 
 
 def flex(
@@ -667,6 +897,8 @@ def flex(
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # NaN/inf propagate
         if path == "reference":
             out, lse = reference_forward(call)
+        elif path == "band" or (path == "tiled" and band_plan(call, block_q) is not None):
+            out, lse = band_forward(call, block_q)
         elif path == "engine" or (path == "tiled" and on_engine(call)):
             out, lse = engine_forward(call, block_q, block_k)
         else:

@@ -51,6 +51,13 @@ ENGINE = [
     pytest.param("engine", None, None, id="engine-default"),
 ]
 
+# The band path, forced: one tile per block of queries, for mask_mods with a key_range hint.
+BAND = [
+    pytest.param("band", 1, None, id="band-1"),
+    pytest.param("band", 3, None, id="band-3"),
+    pytest.param("band", None, None, id="band-default"),
+]
+
 #: Gradient tolerance, see the module docstring.
 FD_TOL = 1e-7
 FD_STEP = 1e-5
@@ -108,6 +115,9 @@ MASKS = {
         lambda b, h, i, j: not (b == 1 and h == 1) and j >= i - h,
     ),
 }
+
+#: The masks of MASKS with a key_range hint (the band path needs one).
+BAND_MASKS = [name for name in MASKS if callable(getattr(MASKS[name][0], "key_range", None))]
 
 # name -> (package score_mod, scalar score_mod)
 SCORES = {
@@ -652,3 +662,104 @@ def test_empty(path, bq, bk, L, S):
     out, lse = flex(q, k, v, mask_mod=mods.causal(), return_lse=True, path=path, block_q=bq,
                     block_k=bk)  # fmt: skip
     assert out.shape == (1, 2, L, 3) and np.all(out == 0) and np.all(lse == -np.inf)
+
+
+# --- the band path: one tile per block of queries ---------------------------------------------
+
+
+@pytest.mark.parametrize(("path", "bq", "bk"), BAND)
+@pytest.mark.parametrize("name", BAND_MASKS)
+def test_band_masks_match_oracle(qkv, name, path, bq, bk):
+    mask_mod, scalar = MASKS[name]
+    out, lse = flex(*qkv, mask_mod=mask_mod, return_lse=True, path=path, block_q=bq, block_k=bk)
+    want_out, want_lse = flex_oracle(*qkv, mask_mod=scalar)
+    _close(out, want_out)
+    _close(lse, want_lse)
+
+
+@pytest.mark.parametrize(("path", "bq", "bk"), BAND)
+@pytest.mark.parametrize("name", list(SCORES))
+def test_band_score_mods_and_sinks_match_oracle(qkv, name, path, bq, bk):
+    score_mod, scalar = SCORES[name]
+    mask_mod, scalar_mask = MASKS["window-1-3"]
+    sinks = np.array([0.5, -1.0, 3.0])
+    out, lse = flex(*qkv, score_mod, mask_mod, sinks=sinks, return_lse=True, path=path,
+                    block_q=bq, block_k=bk)  # fmt: skip
+    want_out, want_lse = flex_oracle(*qkv, scalar, scalar_mask, sinks=sinks)
+    _close(out, want_out)
+    _close(lse, want_lse)
+
+
+@pytest.mark.parametrize("scale", [1.0, 3.0, 10.0, 30.0])
+@pytest.mark.parametrize("group", [1, 4])
+def test_band_large_inputs_and_gqa_float32(rng, scale, group):
+    """Both of the band path's cases, unshifted (standard-normal inputs) and shifted (larger
+    ones), in float32 against the float64 reference, with and without GQA.
+
+    Tolerance: float32 rounds a score s to ~6e-8 |s|; at 30 times standard normal (E = 16)
+    scores reach ~2000 * scale, so the weights move by ~1e-4 relative; the outputs are
+    averages of N(0, 1) values, so atol 2e-3 covers it with a margin of 10 and still catches
+    a wrong key or a wrong row (errors of order 1).
+    """
+    L, S, E = 300, 300, 16
+    q = scale * rng.normal(size=(1, 4, L, E))
+    k = scale * rng.normal(size=(1, 4 // group, S, E))
+    v = rng.normal(size=(1, 4 // group, S, E))
+    window = mods.sliding_window(40)
+    kw = {"mask_mod": window, "enable_gqa": group > 1, "return_lse": True}
+    want_out, want_lse = flex(q, k, v, path="reference", **kw)
+    f32 = [a.astype(np.float32) for a in (q, k, v)]
+    for path in ("band", "tiled"):
+        out, lse = flex(*f32, path=path, **kw)
+        assert out.dtype == np.float32
+        np.testing.assert_allclose(out, want_out, atol=2e-3 * max(1.0, scale / 10), rtol=0)
+        np.testing.assert_allclose(lse, want_lse, rtol=1e-5, atol=1e-3)
+    out64 = flex(q, k, v, path="band", **kw)[0]
+    _close(out64, want_out, rtol=1e-11, atol=1e-11)
+
+
+def test_band_hidden_nan_and_inf_stay_hidden(rng):
+    """NaN or inf in a key that a query's window hides does not reach that query's output."""
+    L = S = 64
+    q, k, v = rng.normal(size=(1, 2, L, 8)), rng.normal(size=(1, 2, S, 8)), rng.normal(
+        size=(1, 2, S, 8))  # fmt: skip
+    k[0, 0, 20] = np.nan
+    k[0, 1, 30] = np.inf
+    window = mods.sliding_window(4)
+    out = flex(q, k, v, mask_mod=window, path="band", block_q=8)
+    clean = np.ones(L, dtype=bool)
+    clean[20:25] = False  # queries 20..24 see key 20
+    assert np.all(np.isnan(out[0, 0, ~clean])) and np.all(np.isfinite(out[0, 0, clean]))
+    want = flex(q, k, v, mask_mod=window, path="reference")
+    _close(out[0, 0, clean], want[0, 0, clean])
+    seen_inf = np.zeros(L, dtype=bool)
+    seen_inf[30:35] = True
+    _close(out[0, 1, ~seen_inf], want[0, 1, ~seen_inf])
+
+
+def test_band_is_taken_for_windows_only(rng):
+    """The public path runs a narrow window on the band path, and what is not narrow on the
+    engine or the loop (band_plan says None)."""
+    from attention_ref._flex import band_plan, prepare_flex
+
+    q = k = v = rng.normal(size=(1, 2, 4096, 8))
+    plan = band_plan(prepare_flex(q, k, v, None, mods.sliding_window(512), None, False, None))
+    assert plan is not None and plan[0] == 128 and plan[2] == 512 + 128
+    for wide in (None, mods.causal(), mods.sliding_window(3000), lambda b, h, i, j: j <= i):
+        assert band_plan(prepare_flex(q, k, v, None, wide, None, False, None)) is None
+
+
+def test_relative_hint_is_honest():
+    """The built-in mods that say relative = True answer the same for every shift of q and kv."""
+    i, j = np.arange(6)[:, None], np.arange(8)[None, :]
+    relative = [
+        mods.causal(), mods.causal(-2), mods.sliding_window(2, 1),
+        mods.and_masks(mods.causal(1), mods.sliding_window(3)),
+        mods.or_masks(mods.sliding_window(0), mods.causal(-3)),
+    ]  # fmt: skip
+    for m in relative:
+        assert m.relative is True
+        for shift in (1, 5, 100):
+            assert np.array_equal(m(0, 0, i, j), m(3, 7, i + shift, j + shift))
+    for m in (mods.prefix_lm(2), mods.document([0, 0, 1]), mods.and_masks(mods.prefix_lm(1))):
+        assert getattr(m, "relative", False) is False
