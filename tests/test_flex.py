@@ -30,25 +30,24 @@ from attention_ref import (
 )
 from attention_ref._flex import TILE_SCORES, flex, flex_grad
 
-# (path, block_q, block_k): the readable reference; the tiled path (the tile engine when there
-# is no score_mod and no sinks, the per-tile loop of _flex.py otherwise); and the loop forced
-# (so that masks alone are checked on both), with tiles that never divide the test sizes
-# (L = 7, S = 9), tiles of one score, and the default tiles.
+# (path, block_q, block_k): the readable reference; the tiled path (the band path for narrow
+# hinted masks, the tile engine otherwise); and the engine forced (so that narrow masks are
+# checked on both), with tiles that never divide the test sizes (L = 7, S = 9), tiles of one
+# score, and the default tiles.
 PATHS = [
     pytest.param("reference", None, None, id="reference"),
     pytest.param("tiled", 1, 1, id="tiled-1x1"),
     pytest.param("tiled", 2, 3, id="tiled-2x3"),
     pytest.param("tiled", 3, 5, id="tiled-3x5"),
     pytest.param("tiled", None, None, id="tiled-default"),
-    pytest.param("loop", 1, 1, id="loop-1x1"),
-    pytest.param("loop", 2, 3, id="loop-2x3"),
-    pytest.param("loop", None, None, id="loop-default"),
-]
-# The tile engine, forced: it takes a mask_mod but no score_mod and no sinks.
-ENGINE = [
     pytest.param("engine", 1, 1, id="engine-1x1"),
     pytest.param("engine", 2, 3, id="engine-2x3"),
     pytest.param("engine", None, None, id="engine-default"),
+]
+# More engine tiles, for the masks alone.
+ENGINE = [
+    pytest.param("engine", 3, 5, id="engine-3x5"),
+    pytest.param("engine", 1, 9, id="engine-1x9"),
 ]
 
 # The band path, forced: one tile per block of queries, for mask_mods with a key_range hint.
@@ -210,7 +209,10 @@ def test_fully_masked_rows(qkv, path, bq, bk):
     out, lse = flex(*qkv, mask_mod=nothing, sinks=sinks, return_lse=True, path=path, block_q=bq,
                     block_k=bk)  # fmt: skip
     assert np.all(out[:, :, 3:] == 0.0)
-    assert np.array_equal(lse[:, :, 3:], np.broadcast_to(sinks[:, None], (2, 3, 4)))
+    # the engine works in base 2: sink * log2(e) * ln(2) is the sink to a rounding or two
+    np.testing.assert_allclose(
+        lse[:, :, 3:], np.broadcast_to(sinks[:, None], (2, 3, 4)), rtol=4e-16, atol=0
+    )
 
 
 def test_closed_forms():
@@ -614,8 +616,18 @@ def test_engine_rows_and_gradients(qkv, path, bq, bk):
         want = flex_grad(d_out, *qkv, mask_mod=mask_mod, path="reference")
         for a, b in zip(got, want, strict=True):
             _close(a, b)
-    with pytest.raises(ValueError, match="path='engine' takes a mask_mod only"):
-        flex(*qkv, mods.softcap(2.0), path=path)
+    # score_mods and sinks run on the engine too (the score hook; the sink as a key)
+    sinks = np.array([0.5, -1.0, 3.0])
+    kw = {"sinks": sinks, "block_q": bq, "block_k": bk}
+    want_out = flex(*qkv, mods.softcap(2.0), MASKS["and"][0], sinks=sinks, path="reference")
+    _close(flex(*qkv, mods.softcap(2.0), MASKS["and"][0], path=path, **kw), want_out)
+    got = flex_grad(d_out, *qkv, mods.softcap(2.0), MASKS["and"][0], path=path, **kw)
+    want = flex_grad(d_out, *qkv, mods.softcap(2.0), MASKS["and"][0], sinks=sinks,
+                     path="reference")  # fmt: skip
+    for a, b in zip(got, want, strict=True):
+        _close(a, b)
+    with pytest.raises(ValueError, match="path='band' needs a mask_mod with a key_range hint"):
+        flex(*qkv, mods.softcap(2.0), MASKS["per-head"][0], path="band")
 
 
 # --- large scores and NaN: the lazy shift and the dropped terms --------------------------------
@@ -640,7 +652,7 @@ def test_large_scores_and_nan(rng, path, bq, bk):
     assert not np.any(np.isnan(out[0, 0]))
 
 
-@pytest.mark.parametrize("path", ["loop", "reference"])
+@pytest.mark.parametrize("path", ["tiled", "engine", "reference"])
 def test_float32_with_large_scores(rng, path):
     """float32, scaled scores up to ~100: within float32's error of the float64 reference."""
     q = (10.0 * rng.normal(size=(1, 2, 300, 16))).astype(np.float32)
