@@ -443,8 +443,6 @@ def _band_task(
         q_t = q_blk[:, :n]
         np.multiply(call.q[b, hs, i0:i1], c, out=q_t)
         s = buf[: hc * w * n].reshape(hc, w, n)  # s[h, j, i]: key lo + j, query i0 + i
-        for t, h in enumerate(heads):
-            np.matmul(call.k[b, h // call.group, lo:hi], q_t[t].T, out=s[t])
         idx = index_arrays(range(b, b + 1), heads, range(i0, i1), range(lo, hi))
         hidden = None
         if call.mask_mod is not None:
@@ -460,10 +458,11 @@ def _band_task(
                 if relative:
                     masks[key] = tile
             hidden = masks[key] if relative else tile
-        if natural:
+        if natural:  # the score_mod, once for every head of the tile
+            for t, h in enumerate(heads):
+                np.matmul(call.k[b, h // call.group, lo:hi], q_t[t].T, out=s[t])
             z = eval_score(call.score_mod, np.swapaxes(s, -1, -2)[None], *idx)[0]
             np.multiply(np.swapaxes(z, -1, -2), log2e, out=s)
-        if natural:
             unshifted = False
         else:  # |c q_i . k_j| <= |c q_i| max_j |k_j|: how far from 0 may the scores go?
             kn = np.max(k_norm[b, :, lo:hi], axis=1)  # (Hkv,) max |k_j| per kv head
@@ -472,32 +471,38 @@ def _band_task(
             unshifted = bool(np.all(reach <= BAND_UNSHIFTED)) and (
                 sink2 is None or bool(np.all(np.abs(sink2) <= BAND_UNSHIFTED))
             )
-        if unshifted:  # every 2^s in [2^-40, 2^40]: no shift, no clamp, nothing to redo
-            m_safe = np.zeros((hc, n), dtype=dt)
-        else:
-            if hidden is not None:  # hidden scores out of the maximum (NaN ones too)
-                for j0, j1 in hidden[1]:
-                    np.copyto(s[:, j0:j1], -np.inf, where=hidden[0][:, j0:j1])
-            m = np.max(s, axis=1)  # (Hc, n): each row's maximum, base 2
-            if sink2 is not None:
-                m = np.maximum(m, sink2[:, None])
-            m_safe = np.where(m == -np.inf, 0.0, m).astype(dt, copy=False)  # no key: 0
-            s -= m_safe[:, None, :]
-            np.maximum(s, floor, out=s)  # hidden or negligible terms: never subnormal
-        np.exp2(s, out=s)
-        if hidden is not None:
-            for j0, j1 in hidden[1]:
-                np.copyto(s[:, j0:j1], 0.0, where=hidden[0][:, j0:j1])
+        m_safe = np.zeros((hc, n), dtype=dt)  # each row's shift, base 2
         l = np.empty((hc, n), dtype=dt)  # noqa: E741
         v1 = v_blk[:w]
         v1[:, Ev] = 1.0
         kv_prev = -1
+        spans: list[tuple[int, int]] = [] if hidden is None else hidden[1]
+        # One head at a time from here: its (W, n) tile stays in the cache through the passes.
         for t, h in enumerate(heads):
+            s_t = s[t]
+            if not natural:
+                np.matmul(call.k[b, h // call.group, lo:hi], q_t[t].T, out=s_t)
+            hid = None if hidden is None else hidden[0][min(t, hidden[0].shape[0] - 1)]
+            if not unshifted:
+                if hid is not None:  # hidden scores out of the maximum (NaN ones too)
+                    for j0, j1 in spans:
+                        np.copyto(s_t[j0:j1], -np.inf, where=hid[j0:j1])
+                m = np.max(s_t, axis=0)  # (n,) each row's maximum
+                if sink2 is not None:
+                    m = np.maximum(m, sink2[t])
+                m[m == -np.inf] = 0.0  # a row that sees no key: every term 0
+                m_safe[t] = m
+                s_t -= m
+                np.maximum(s_t, floor, out=s_t)  # hidden or negligible terms: no subnormal
+            np.exp2(s_t, out=s_t)  # unshifted: every 2^s in [2^-40, 2^40]
+            if hid is not None:
+                for j0, j1 in spans:
+                    np.copyto(s_t[j0:j1], 0.0, where=hid[j0:j1])
             if h // call.group != kv_prev:
                 kv_prev = h // call.group
                 v1[:, :Ev] = call.v[b, kv_prev, lo:hi]
             o = o_t[:n]
-            np.matmul(s[t].T, v1, out=o)  # (n, Ev + 1): [sum_j p_ij v_j, l_i]
+            np.matmul(s_t.T, v1, out=o)  # (n, Ev + 1): [sum_j p_ij v_j, l_i]
             l[t] = o[:, Ev]
             out[b, h, i0:i1] = o[:, :Ev]
         if sink2 is not None:
