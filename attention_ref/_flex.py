@@ -608,6 +608,8 @@ class ModMasks(_tiles.TileMasks):
         self.mask_mod = call.mask_mod
         hint = getattr(call.mask_mod, "key_range", None)
         self.hint = hint if callable(hint) else None
+        q_hint = getattr(call.mask_mod, "query_range", None)
+        self.q_hint = q_hint if callable(q_hint) else None
         if call.score_mod is not None or call.sinks is not None:
             self.score = ModScore(call)
 
@@ -618,6 +620,13 @@ class ModMasks(_tiles.TileMasks):
         lo, hi = max(0, int(lo)), min(self.real_S, int(hi))
         if self.first:  # the sink, key 0, is seen by every query
             return 0, max(lo, hi) + 1
+        return lo, max(lo, hi)
+
+    def query_range(self, head: tuple[int, ...], j0: int, j1: int) -> tuple[int, int]:
+        if self.q_hint is None or j0 < self.first:  # every query sees the sink
+            return 0, self.L
+        lo, hi = self.q_hint(j0 - self.first, j1 - self.first, self.L)
+        lo, hi = max(0, int(lo)), min(self.L, int(hi))
         return lo, max(lo, hi)
 
     def tile(

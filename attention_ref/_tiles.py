@@ -283,7 +283,8 @@ def _apply_score(
     np.multiply(z, LOG2E, out=view, dtype=s.dtype)
     if shift_col is not None:
         view += shift_col[:, None]
-    extra = np.zeros((1, 1), dtype=s.dtype) if keep is None else np.where(keep, 0.0, -np.inf)
+    zero, hide = s.dtype.type(0.0), s.dtype.type(-np.inf)
+    extra = np.zeros((1, 1), dtype=s.dtype) if keep is None else np.where(keep, zero, hide)
     return None, extra if bias is None else bias + extra, grad
 
 
@@ -512,12 +513,15 @@ def _move_shift(
         s = q_t[r0 + rows] @ k_t.T  # (r', b): these rows of the tile again, c q . k - m
         masks, head, i, j0, j1 = tile_at
         keep, bias = masks.tile(head, i, i + len(o_t), j0, j1)  # the tile's, then its rows
-        if masks.score is not None:  # the score hook, on the whole tile again (rare)
-            tile = q_t[r0 : r0 + len(o_t)] @ k_t.T
-            shift_col = q_t[r0 : r0 + len(o_t), E]
-            keep, bias, _ = _apply_score(masks, head, i, j0, tile, shift_col, keep, bias)
-            bias = np.broadcast_to(bias, tile.shape)
-            s = tile[rows]
+        if masks.score is not None:  # the score hook on these rows; keep and bias as the tile's
+            rows_keep = None if keep is None else keep[rows]
+            rows_bias = None if bias is None else bias[rows]
+            shift_col = q_t[r0 + rows, E]
+            _, rows_bias, _ = _apply_score(
+                masks, head, i + rows, j0, s, shift_col, rows_keep, rows_bias
+            )
+            keep, bias = None, np.zeros((len(o_t), s.shape[1]), dtype=s.dtype)
+            bias[rows] = rows_bias
         hidden = None if keep is None else ~keep[rows]
         if bias is not None:
             s += bias[rows] * LOG2E

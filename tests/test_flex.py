@@ -580,6 +580,26 @@ def test_key_range_hides_no_visible_key(name):
             assert np.all((visible >= lo) & (visible < hi)), (i0, i1, lo, hi, visible)
 
 
+@pytest.mark.parametrize("name", [n for n in HINTED if hasattr(HINTED[n], "query_range")])
+def test_query_range_hides_no_visible_query(name):
+    """Every query that sees a key of a block of keys lies in the hint's query range."""
+    mask_mod = HINTED[name]
+    L, S = 20, 23
+    dense = np.broadcast_to(mask_mod(0, 0, np.arange(L)[:, None], np.arange(S)[None, :]), (L, S))
+    for j0 in range(S):
+        for j1 in range(j0 + 1, S + 1):
+            lo, hi = mask_mod.query_range(j0, j1, L)
+            seeing = np.flatnonzero(dense[:, j0:j1].any(axis=1))
+            assert np.all((seeing >= lo) & (seeing < hi)), (j0, j1, lo, hi, seeing)
+
+
+def test_query_range_hints():
+    """The masks that carry a query_range: causal and windows, and their combinations."""
+    have = {n for n in HINTED if hasattr(HINTED[n], "query_range")}
+    assert {"causal", "causal-offset", "window", "window-two-sided", "and"} <= have
+    assert not hasattr(mods.prefix_lm(3), "query_range")
+
+
 def test_no_hint_without_order():
     """Unsorted document ids, or a user's mod in or_masks: no hint, every tile is evaluated."""
     assert not hasattr(mods.document([1, 0, 1]), "key_range")
