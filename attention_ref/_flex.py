@@ -362,9 +362,10 @@ def _band_range(call: FlexCall, i0: int, i1: int) -> tuple[int, int]:
 
 
 #: A block whose scores are all within $\pm$`BAND_UNSHIFTED` doublings of 0 (by the
-#: Cauchy-Schwarz bound; standard-normal queries and keys reach about 15) needs no shift at
-#: all: its terms $2^s$ lie in $[2^{-40}, 2^{40}]$, normal numbers whose sums cannot overflow.
-BAND_UNSHIFTED = 40.0
+#: Cauchy-Schwarz bound; standard-normal queries and keys, E = 64, reach about 15) needs no
+#: shift at all: its terms $2^s$ lie in $[2^{-60}, 2^{60}]$, normal numbers whose sums
+#: cannot overflow (the engine's floor is $2^{-64}$ in float32, for the same reasons).
+BAND_UNSHIFTED = 60.0
 
 
 def _hidden_spans(hidden: np.ndarray) -> list[tuple[int, int]]:
@@ -414,7 +415,11 @@ def _band_task(
       the engine's floor (no subnormal, and `exp2` never sees $-\infty$), then as above.
 
     Only the keys with a hidden entry are visited when hiding (`_hidden_spans`), and
-    $\ell_i$ comes from the product with $[V, 1]$.
+    $\ell_i$ comes from the product with $[V, 1]$. After the mask and the choice of case,
+    the heads go one at a time, so that a head's `(W, n)` tile stays in the cache from the
+    first product to the second. The bound allows $\pm 60$ doublings: the terms then lie in
+    $[2^{-60}, 2^{60}]$ and their products with values stay normal numbers, far from the
+    subnormals below $2^{-126}$ and from overflow, as the engine's floor guarantees.
     """
     dt = call.q.dtype
     L = call.scores_shape[2]
@@ -494,7 +499,7 @@ def _band_task(
                 m_safe[t] = m
                 s_t -= m
                 np.maximum(s_t, floor, out=s_t)  # hidden or negligible terms: no subnormal
-            np.exp2(s_t, out=s_t)  # unshifted: every 2^s in [2^-40, 2^40]
+            np.exp2(s_t, out=s_t)  # unshifted: every 2^s in [2^-60, 2^60]
             if hid is not None:
                 for j0, j1 in spans:
                     np.copyto(s_t[j0:j1], 0.0, where=hid[j0:j1])
