@@ -46,17 +46,11 @@ from ._backward import _sum_to_shape
 from ._checks import Prepared, as_float_array, broadcasts_into, check_positive, prepare
 from ._flash import TILE_SCORES as FLASH_TILE_SCORES
 
-#: Scores per tile on the tiled path (summed over the heads of the tile): $2^{18}$, 1 MiB in
-#: float32. Tiles are `Bq` queries by `Bk` keys by as many heads as fit.
+#: Scores per tile of the tile engine with a mask_mod or a score_mod (which are evaluated a
+#: tile and a head at a time): $2^{18}$, 1 MiB in float32, `TILE_SCORES // BLOCK_K`
+#: queries by `BLOCK_K` keys.
 TILE_SCORES = 2**18
-#: Keys and queries per tile on the tiled path: 256 queries by 128 keys by 8 heads without a
-#: mask_mod, large enough that the matrix products run near BLAS's speed; with one,
-#: `BLOCK_Q_MASKED` = 128 queries, so that a band (a sliding window of 512 keys) wastes
-#: little on its partly masked tiles: measured at $L = S = 8192$, 8 heads, float32, 10 to
-#: 20% faster than 256.
 BLOCK_K = 128
-BLOCK_Q = 256
-BLOCK_Q_MASKED = 128
 
 
 @dataclass(frozen=True)
