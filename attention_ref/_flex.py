@@ -11,15 +11,18 @@ kv_idx)`. The implementations of the same formula, side by side:
 - the **reference** (`reference_forward`, `reference_backward`): every score of every head in
   one `(B, H, L, S)` array, the mods applied to the whole index arrays at once. It is the
   definition, written to be read.
-- the **tiled loop** (`tiled_forward`, `tiled_backward`), which the public functions run
-  when there is a mod or sinks: tiles of `(1, Hc, Bq, Bk)` scores, the mods evaluated on each
-  tile with that tile's index arrays (once for all the heads of the tile), the online
-  softmax of FlashAttention across the tiles of keys, and **a tile whose mask is all False
-  skipped** before any of its scores is computed, so a sliding window of `w` keys costs
-  $O(L \times w)$, not $O(L \times S)$. Memory: a few tiles, never $O(L \times S)$.
-- the package's **tile engine** (`attention_ref._tiles`, through `ModMasks`), which runs a
-  call without mods exactly as `flash_attention` does, and can run any mask_mod (the tests
-  check it with every mask; see `on_engine` for why the loop runs masks).
+- the **band path** (`band_forward`), which the public functions run when the mask_mod's
+  `key_range` hint narrows each block of queries to a few keys (a sliding window): one tile
+  per block of queries holding every key it may see, so its softmax is exact in one pass,
+  every head of the block at once (`benchmarks/bench_flex.py` compares it with
+  `flash_attention` on a dense problem of as many unmasked scores).
+- the package's **tile engine** (`attention_ref._tiles`, through `ModMasks`), which runs
+  everything else, and every backward pass: the mask_mod evaluated on each tile with that
+  tile's index arrays, **a tile whose mask is all False skipped** before any of its scores is
+  computed (and the tiles outside the mod's `key_range` hint never even evaluated), the
+  score_mod through the engine's score hook (`ModScore`), sinks as a key of their own
+  (`engine_call`). Without mods it is exactly `flash_attention`. Memory: a few tiles, never
+  $O(L \times S)$; the heads run on the engine's thread pool.
 
 The tests run every check on every path, with tiny and odd tiles.
 
@@ -29,8 +32,8 @@ and contributes no value: $o_i = \sum_j e^{s_{ij}} v_j / (e^{\sigma_h} + \sum_j 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
@@ -43,17 +46,11 @@ from ._backward import _sum_to_shape
 from ._checks import Prepared, as_float_array, broadcasts_into, check_positive, prepare
 from ._flash import TILE_SCORES as FLASH_TILE_SCORES
 
-#: Scores per tile on the tiled path (summed over the heads of the tile): $2^{18}$, 1 MiB in
-#: float32. Tiles are `Bq` queries by `Bk` keys by as many heads as fit.
+#: Scores per tile of the tile engine with a mask_mod or a score_mod (which are evaluated a
+#: tile and a head at a time): $2^{18}$, 1 MiB in float32, `TILE_SCORES // BLOCK_K`
+#: queries by `BLOCK_K` keys.
 TILE_SCORES = 2**18
-#: Keys and queries per tile on the tiled path: 256 queries by 128 keys by 8 heads without a
-#: mask_mod, large enough that the matrix products run near BLAS's speed; with one,
-#: `BLOCK_Q_MASKED` = 128 queries, so that a band (a sliding window of 512 keys) wastes
-#: little on its partly masked tiles: measured at $L = S = 8192$, 8 heads, float32, 10 to
-#: 20% faster than 256.
 BLOCK_K = 128
-BLOCK_Q = 256
-BLOCK_Q_MASKED = 128
 
 
 @dataclass(frozen=True)
@@ -208,7 +205,7 @@ def eval_grad(grad: Any, score: np.ndarray, b: Any, h: Any, q_idx: Any, kv_idx: 
 
 
 def index_arrays(
-    b: range | np.ndarray, h: range | np.ndarray, i: range, j: range
+    b: range | np.ndarray, h: range | np.ndarray, i: range | np.ndarray, j: range | np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The four index arrays of a block of scores `(b, h, i, j)`, each 4-D, broadcasting."""
     return (
@@ -312,274 +309,323 @@ def _fold(grad: np.ndarray, group: int) -> np.ndarray:
     return grad.reshape(B, H // group, group, S, E).sum(axis=2)  # (B, Hkv, G, S, E) summed
 
 
-# --- the tiled path -------------------------------------------------------------------------
+# --- the band path: one tile per block of queries -----------------------------------------
+
+#: Scores per tile on the band path, summed over the tile's heads: $2^{20}$ (4 MiB in float32).
+BAND_TILE_SCORES = 2**20
 
 
-@dataclass(frozen=True)
-class Tile:
-    """One tile of scores: batch `b`, heads `hs`, queries `i0:i1`, keys `j0:j1`.
+def band_plan(
+    call: FlexCall, block_q: int | None = None, forced: bool = False
+) -> tuple[int, int, int] | None:
+    """Queries per block, heads per tile and the most keys a block sees, `(Bq, Hc, W)`, of
+    the band path; None when the call does not suit it.
 
-    `idx` are the four index arrays of the tile; `allowed` is the mask_mod's answer on it
-    (None when every position is allowed: no mask_mod, or a tile that is all True).
+    The band path needs a mask_mod whose `key_range` hint (see `attention_ref.mods`) narrows
+    what a block of queries may see (a sliding window; a causal mask on a short sequence), so
+    that one block's keys fit one tile of `BAND_TILE_SCORES`. A block of `Bq` queries of a
+    window of `w` keys sees `w + Bq` keys, of which a query sees `w + 1`: the block is chosen
+    about `w / 8` (a power of two between 16 and 256), so that at most one computed score in
+    nine is masked, while the tile stays large enough for BLAS and for NumPy's per-call
+    overhead (every head of the block in one call): at $w = 512$, blocks of 64 queries by 576
+    keys by 8 heads. Unless `forced`, a block that sees more than half of the keys is left to
+    the tile engine, which is faster there.
     """
-
-    b: int
-    hs: slice
-    i0: int
-    i1: int
-    j0: int
-    j1: int
-    idx: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
-    allowed: np.ndarray | None
-
-
-def tile_sizes(call: FlexCall, block_q: int | None, block_k: int | None) -> tuple[int, int, int]:
-    """Queries, keys and heads per tile: `(Bq, Bk, Hc)` with `Hc * Bq * Bk <= TILE_SCORES`."""
+    hint = getattr(call.mask_mod, "key_range", None)
     _, H, L, S = call.scores_shape
-    bk = max(1, min(S, BLOCK_K if block_k is None else block_k))
+    if not callable(hint) or L == 0:
+        return None
     if block_q is None:
-        block_q = BLOCK_Q if call.mask_mod is None else BLOCK_Q_MASKED
+        mid = L // 2
+        lo, hi = _band_range(call, mid, mid + 1)
+        block_q = 1 << max(4, min(8, (max(1, hi - lo) // 4).bit_length() - 1))
     bq = max(1, min(L, block_q))
-    hc = max(1, min(H, TILE_SCORES // (bq * bk)))
-    return bq, bk, hc
+    widest = max(hi - lo for lo, hi in (_band_range(call, i0, min(i0 + bq, L))
+                                        for i0 in range(0, L, bq)))  # fmt: skip
+    if bq * widest > BAND_TILE_SCORES or (not forced and 2 * widest > S):
+        return None  # too wide for one tile, or hardly narrower than every key
+    return bq, max(1, min(H, BAND_TILE_SCORES // max(1, bq * widest))), widest
 
 
-@dataclass(frozen=True)
-class TileRow:
-    """One row of tiles (batch `b`, heads `hs`, queries `i0:i1`) and its live tiles of keys."""
-
-    b: int
-    hs: slice
-    i0: int
-    i1: int
-    live: list[Tile]
-
-
-def row_specs(call: FlexCall, bq: int, hc: int) -> Iterator[tuple[int, slice, int, int]]:
-    """Every row of tiles: batch `b`, heads `hs` (`Hc` of them), queries `i0:i1`."""
-    B, H, L, _ = call.scores_shape
-    for b in range(B):
-        for h0 in range(0, H, hc):
-            for i0 in range(0, L, bq):
-                yield b, slice(h0, min(h0 + hc, H)), i0, min(i0 + bq, L)
-
-
-def live_tiles(call: FlexCall, b: int, hs: slice, i0: int, i1: int, bk: int) -> list[Tile]:
-    """The tiles of keys of one row of tiles that have anything to attend to.
-
-    A tile whose mask_mod is False everywhere is left out: it is skipped before any of its
-    scores is computed. The mask_mod is evaluated on each tile with that tile's index arrays;
-    a mask_mod's `key_range` hint (see `attention_ref.mods`) spares even that evaluation on
-    the tiles outside the range.
-    """
+def _band_range(call: FlexCall, i0: int, i1: int) -> tuple[int, int]:
+    """The keys `[lo, hi)` the queries `i0:i1` may see, by the mask_mod's hint."""
     S = call.scores_shape[-1]
-    live = []
-    lo, hi = 0, S
-    key_range = getattr(call.mask_mod, "key_range", None)
-    if callable(key_range):  # the mod's hint: no key outside [lo, hi) is visible
-        lo, hi = key_range(i0, i1, S)
-        lo, hi = max(0, int(lo)), min(S, int(hi))
-    for j0 in range(lo - lo % bk, hi, bk):
-        j1 = min(j0 + bk, S)
-        idx = index_arrays(range(b, b + 1), range(hs.start, hs.stop), range(i0, i1), range(j0, j1))
-        allowed = None
-        if call.mask_mod is not None:
-            shape = (1, hs.stop - hs.start, i1 - i0, j1 - j0)
-            allowed = eval_mask(call.mask_mod, *idx, shape)
-            if not allowed.any():
-                continue  # nothing to attend to in this tile: skip it
-            if allowed.all():
-                allowed = None  # nothing to mask in this tile
-        live.append(Tile(b, hs, i0, i1, j0, j1, idx, allowed))
-    return live
+    lo, hi = call.mask_mod.key_range(i0, i1, S)
+    lo, hi = max(0, int(lo)), min(S, int(hi))
+    return lo, max(lo, hi)
 
 
-def tile_rows(call: FlexCall, bq: int, bk: int, hc: int) -> Iterator[TileRow]:
-    """Every row of tiles with its live tiles of keys (see `live_tiles`)."""
-    for b, hs, i0, i1 in row_specs(call, bq, hc):
-        yield TileRow(b, hs, i0, i1, live_tiles(call, b, hs, i0, i1, bk))
+#: A block whose scores are all within $\pm$`BAND_UNSHIFTED` doublings of 0 (by the
+#: Cauchy-Schwarz bound; standard-normal queries and keys, E = 64, reach about 15) needs no
+#: shift at all: its terms $2^s$ lie in $[2^{-60}, 2^{60}]$, normal numbers whose sums
+#: cannot overflow (the engine's floor is $2^{-64}$ in float32, for the same reasons).
+BAND_UNSHIFTED = 60.0
 
 
-def _tile_scores(
-    call: FlexCall, t: Tile, q_t: np.ndarray, keep_raw: bool, buf: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """The raw scaled scores of a tile and the modded, masked ones, each `(Hc, Bq, Bk)`.
+def _hidden_spans(hidden: np.ndarray) -> list[tuple[int, int]]:
+    """The keys of a band tile to visit when zeroing its hidden terms, as `[(j0, j1)]`.
 
-    `q_t` is the tile's queries times the scale `(Hc, Bq, E)`. One matrix product per head
-    (NumPy's stacked matmul is several times slower than a loop of 2-D ones). `buf`, a flat
-    reusable buffer, holds `raw` when given. `keep_raw`: the score_mod gets a copy, so `raw`
-    survives for `score_mod.grad`.
+    `hidden` is `(1 or Hc, W, n or 1)`. The longest run of keys that no query of the block
+    has hidden (the middle of a window) is left out.
     """
-    hc, n, b = t.hs.stop - t.hs.start, t.i1 - t.i0, t.j1 - t.j0
-    dt = q_t.dtype
-    # Stored keys by queries, (Hc, Bk, Bq), and seen through a transposed view (Hc, Bq, Bk):
-    # the reductions over a row's keys then run across contiguous rows of queries, ten
-    # times faster in NumPy than along short contiguous rows.
-    raw_t = np.empty((hc, b, n), dtype=dt) if buf is None else buf[: hc * n * b].reshape(hc, b, n)
-    for hi, h in enumerate(range(t.hs.start, t.hs.stop)):
-        np.matmul(call.k[t.b, h // call.group, t.j0 : t.j1], q_t[hi].T, out=raw_t[hi])
-    raw = raw_t.transpose(0, 2, 1)  # (Hc, Bq, Bk)
-    scores = raw
-    if call.score_mod is not None:
-        given = (raw.copy(order="K") if keep_raw else raw)[None]  # (1, Hc, Bq, Bk), as idx
-        scores = eval_score(call.score_mod, given, *t.idx)[0]
-    if t.allowed is not None:
-        if (scores is raw and keep_raw) or not scores.flags.writeable:
-            scores = scores.copy(order="K")
-        np.copyto(scores, -np.inf, where=~t.allowed[0])
-    elif not scores.flags.writeable:
-        scores = scores.copy(order="K")
-    return raw, scores
+    w = hidden.shape[1]
+    partial_keys = np.any(hidden, axis=(0, 2))  # (W,)
+    full = np.flatnonzero(~partial_keys)  # keys every query of the block sees
+    if full.size == 0:
+        return [(0, w)]
+    runs = np.split(full, np.flatnonzero(np.diff(full) != 1) + 1)
+    run = max(runs, key=len)
+    a, b = int(run[0]), int(run[-1]) + 1
+    return [(j0, j1) for j0, j1 in ((0, a), (b, w)) if j1 > j0]
 
 
-#: Lazy rescaling, in natural-log units: a row's shift `m` moves (and what it has summed is
-#: rescaled) only when a tile's maximum exceeds it by more than `TAU`, so the terms stay
-#: below $e^8 \approx 3000$, far from overflow even in float32 (as the engine's `TAU`, in
-#: base 2). The exact running maximum of the papers is `TAU = 0`.
-TAU = 8.0
+def _band_task(
+    call: FlexCall,
+    b: int,
+    hs: slice,
+    starts: range,
+    bq: int,
+    widest: int,
+    k_norm: np.ndarray,
+    out: np.ndarray,
+    lse: np.ndarray,
+) -> None:
+    r"""Blocks of queries `starts` (each `bq` long, seeing at most `widest` keys) of batch
+    `b`, heads `hs`: writes out and lse.
 
-#: Terms below $e^{\text{floor}}$ (relative to a row's shift) are dropped as 0 instead of
-#: being computed: their exponentials would be subnormal numbers, on which x86 arithmetic is
-#: tens of times slower (the engine's docstring measures it), and next to a row sum of at
-#: least 1 they are below the dtype's rounding by 30 orders of magnitude.
-_EXP_FLOOR = {np.dtype(np.float32): -80.0, np.dtype(np.float64): -700.0}
+    Each block takes every key it may see in one tile, so its softmax is exact in one
+    pass, in base 2 ($c = \text{scale} \cdot \log_2 e$), with scores keys by queries
+    `(Hc, W, n)` (the reductions over a row's keys then run across contiguous rows of
+    queries) and the mods evaluated once for all the heads of the tile (once per shape and
+    offset for a `relative` mask_mod). Two cases:
 
+    - **unshifted**, when the Cauchy-Schwarz bound $|c\, q_i| \max_j \lVert k_j \rVert$
+      (`k_norm`) keeps every score of the block, hidden ones included, within
+      `BAND_UNSHIFTED` doublings of 0 (standard-normal inputs, no score_mod): the terms
+      $2^{s}$ need no shift; `exp2`, the hidden terms set to 0, and the products. As lean
+      as the tile engine's dense tiles.
+    - **shifted** otherwise (larger inputs, a score_mod, NaN or inf): the hidden scores set
+      to $-\infty$, each row shifted by its true maximum (with the sink), clamped below at
+      the engine's floor (no subnormal, and `exp2` never sees $-\infty$), then as above.
 
-def _forward_row(
-    call: FlexCall, b: int, hs: slice, i0: int, i1: int, bq: int, bk: int,
-    out: np.ndarray, lse: np.ndarray,
-) -> None:  # fmt: skip
-    """One row of tiles of `tiled_forward`: writes `out[b, hs, i0:i1]` and `lse[b, hs, i0:i1]`."""
+    Only the keys with a hidden entry are visited when hiding (`_hidden_spans`), and
+    $\ell_i$ comes from the product with $[V, 1]$. After the mask and the choice of case,
+    the heads go one at a time, so that a head's `(W, n)` tile stays in the cache from the
+    first product to the second. The bound allows $\pm 60$ doublings: the terms then lie in
+    $[2^{-60}, 2^{60}]$ and their products with values stay normal numbers, far from the
+    subnormals below $2^{-126}$ and from overflow, as the engine's floor guarantees.
+    """
     dt = call.q.dtype
-    floor = _EXP_FLOOR[dt]
+    L = call.scores_shape[2]
     heads = range(hs.start, hs.stop)
-    n = (len(heads), i1 - i0)
-    Ev = call.v.shape[-1]
-    q_t = call.q[b, hs, i0:i1] * dt.type(call.scale)  # (Hc, Bq, E)
-    buf = np.empty(n[0] * bq * bk, dtype=dt)  # the tile of scores, reused
-    low_buf = np.empty(n[0] * bq * bk, dtype=bool)
-    tmp = np.empty((n[1], Ev), dtype=dt)
-    if call.sinks is None:
-        m = np.full(n, -np.inf, dtype=dt)  # m_i: the shift, -inf until a key is seen
-        l = np.zeros(n, dtype=dt)  # l_i: running sum of exp(s - m)  # noqa: E741
-    else:
-        m = np.repeat(call.sinks[hs, None], n[1], axis=1)  # the sink is the first logit
-        l = np.ones(n, dtype=dt)  # noqa: E741
-    acc = np.zeros((*n, Ev), dtype=dt)  # running sum of exp(s - m) v
-    for t in live_tiles(call, b, hs, i0, i1, bk):
-        s = _tile_scores(call, t, q_t, keep_raw=False, buf=buf)[1]  # (Hc, Bq, Bk)
-        t_max = s.max(axis=-1)  # (Hc, Bq)
-        grow = ~(t_max <= m + TAU)  # a score far above the shift, a first key, or NaN
-        if grow.any():  # move the shift to the tile's maximum; rescale what was summed
-            m_new = np.where(grow, t_max, m)
-            alpha = np.exp(m - np.where(m_new == -np.inf, 0.0, m_new))  # 0 when m was -inf
-            l *= alpha  # noqa: E741
-            acc *= alpha[..., None]
-            m = m_new
-        s -= np.where(m == -np.inf, 0.0, m)[..., None]  # every s <= TAU now
-        low = None
-        if s.min() < floor:  # masked (-inf) or negligible terms: 0, never subnormal
-            low = np.less(s, floor, out=low_buf[: s.size].reshape(s.shape))
-            np.maximum(s, floor, out=s)
-        np.exp(s, out=s)  # p = exp(s - m)
-        if low is not None:
-            np.copyto(s, 0.0, where=low)
-        l += s.sum(axis=-1)  # noqa: E741
-        for hi, h in enumerate(heads):
-            np.matmul(s[hi], call.v[t.b, h // call.group, t.j0 : t.j1], out=tmp)
-            acc[hi] += tmp
-    # a row with no key at all: acc = 0, l = 0 (or 1 with a sink): zeros, lse -inf (sink)
-    np.divide(acc, np.where(l == 0.0, 1.0, l)[..., None], out=out[b, hs, i0:i1])
-    shift = np.where(m == -np.inf, 0.0, m)
-    lse[b, hs, i0:i1] = shift + np.log(l, out=np.full_like(l, -np.inf), where=l > 0.0)
+    hc, E, Ev = len(heads), call.q.shape[-1], call.v.shape[-1]
+    floor = dt.type(_tiles._EXP2_FLOOR[dt])
+    log2e = dt.type(_tiles.LOG2E)
+    natural = call.score_mod is not None  # the score_mod takes scores in natural units
+    c = dt.type(call.scale) if natural else dt.type(call.scale) * log2e
+    sink2 = None if call.sinks is None else call.sinks[hs] * log2e  # (Hc,) base 2
+    buf = np.empty(hc * widest * bq, dtype=dt)  # the tile of scores, reused
+    q_blk = np.empty((hc, bq, E), dtype=dt)
+    v_blk = np.empty((widest, Ev + 1), dtype=dt)  # a block of [V, 1]
+    o_t = np.empty((bq, Ev + 1), dtype=dt)
+    relative = getattr(call.mask_mod, "relative", False) is True  # see attention_ref.mods
+    masks: dict[tuple[int, int, int], Any] = {}  # a relative mask's tiles
+    for i0 in starts:
+        i1 = min(i0 + bq, L)
+        n = i1 - i0
+        lo, hi = _band_range(call, i0, i1)
+        w = hi - lo
+        if w == 0:  # no key: zeros, lse -inf (or the sink)
+            out[b, hs, i0:i1] = 0.0
+            lse[b, hs, i0:i1] = -np.inf if call.sinks is None else call.sinks[hs, None]
+            continue
+        q_t = q_blk[:, :n]
+        np.multiply(call.q[b, hs, i0:i1], c, out=q_t)
+        s = buf[: hc * w * n].reshape(hc, w, n)  # s[h, j, i]: key lo + j, query i0 + i
+        idx = index_arrays(range(b, b + 1), heads, range(i0, i1), range(lo, hi))
+        hidden = None
+        if call.mask_mod is not None:
+            key = (i0 - lo, n, w)  # what a relative mask's tile depends on
+            if not relative or key not in masks:
+                allowed = eval_mask(call.mask_mod, *idx, (1, hc, n, w))
+                tile = None
+                if not allowed.all():  # hidden (1 or Hc, W, n), and the keys to visit
+                    tile_hidden = np.broadcast_to(
+                        np.swapaxes(~allowed[0], -1, -2), (allowed.shape[1], w, n)
+                    )
+                    tile = (tile_hidden, _hidden_spans(tile_hidden))
+                if relative:
+                    masks[key] = tile
+            hidden = masks[key] if relative else tile
+        if natural:  # the score_mod, once for every head of the tile
+            for t, h in enumerate(heads):
+                np.matmul(call.k[b, h // call.group, lo:hi], q_t[t].T, out=s[t])
+            z = eval_score(call.score_mod, np.swapaxes(s, -1, -2)[None], *idx)[0]
+            np.multiply(np.swapaxes(z, -1, -2), log2e, out=s)
+            unshifted = False
+        else:  # |c q_i . k_j| <= |c q_i| max_j |k_j|: how far from 0 may the scores go?
+            kn = np.max(k_norm[b, :, lo:hi], axis=1)  # (Hkv,) max |k_j| per kv head
+            reach = np.sqrt(np.einsum("hie,hie->hi", q_t, q_t))  # (Hc, n) |c q_i|
+            reach *= kn[np.asarray(heads) // call.group][:, None]
+            unshifted = bool(np.all(reach <= BAND_UNSHIFTED)) and (
+                sink2 is None or bool(np.all(np.abs(sink2) <= BAND_UNSHIFTED))
+            )
+        m_safe = np.zeros((hc, n), dtype=dt)  # each row's shift, base 2
+        l = np.empty((hc, n), dtype=dt)  # noqa: E741
+        v1 = v_blk[:w]
+        v1[:, Ev] = 1.0
+        kv_prev = -1
+        spans: list[tuple[int, int]] = [] if hidden is None else hidden[1]
+        # One head at a time from here: its (W, n) tile stays in the cache through the passes.
+        for t, h in enumerate(heads):
+            s_t = s[t]
+            if not natural:
+                np.matmul(call.k[b, h // call.group, lo:hi], q_t[t].T, out=s_t)
+            hid = None if hidden is None else hidden[0][min(t, hidden[0].shape[0] - 1)]
+            if not unshifted:
+                if hid is not None:  # hidden scores out of the maximum (NaN ones too)
+                    for j0, j1 in spans:
+                        np.copyto(s_t[j0:j1], -np.inf, where=hid[j0:j1])
+                m = np.max(s_t, axis=0)  # (n,) each row's maximum
+                if sink2 is not None:
+                    m = np.maximum(m, sink2[t])
+                m[m == -np.inf] = 0.0  # a row that sees no key: every term 0
+                m_safe[t] = m
+                s_t -= m
+                np.maximum(s_t, floor, out=s_t)  # hidden or negligible terms: no subnormal
+            np.exp2(s_t, out=s_t)  # unshifted: every 2^s in [2^-60, 2^60]
+            if hid is not None:
+                for j0, j1 in spans:
+                    np.copyto(s_t[j0:j1], 0.0, where=hid[j0:j1])
+            if h // call.group != kv_prev:
+                kv_prev = h // call.group
+                v1[:, :Ev] = call.v[b, kv_prev, lo:hi]
+            o = o_t[:n]
+            np.matmul(s_t.T, v1, out=o)  # (n, Ev + 1): [sum_j p_ij v_j, l_i]
+            l[t] = o[:, Ev]
+            out[b, h, i0:i1] = o[:, :Ev]
+        if sink2 is not None:
+            l += np.exp2(sink2[:, None] - m_safe)  # noqa: E741
+        o_b = out[b, hs, i0:i1]
+        np.divide(o_b, np.where(l == 0.0, 1.0, l)[..., None], out=o_b)
+        log_l = np.log2(l, out=np.full_like(l, -np.inf), where=l > 0.0)
+        lse[b, hs, i0:i1] = (m_safe + log_l) / log2e
 
 
-def tiled_forward(
-    call: FlexCall, block_q: int | None = None, block_k: int | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    r"""The online softmax over tiles of keys; tiles masked everywhere are skipped.
+def band_forward(call: FlexCall, block_q: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The band path's forward pass: out `(B, H, L, Ev)` and lse `(B, H, L)`.
 
-    Per row of queries, the state of FlashAttention-2: `m` the shift (a running maximum,
-    moved lazily, see `TAU`), `l` the running sum of $e^{s - m}$, `acc` the running sum of
-    $e^{s - m} v$. With sinks, the state starts at the sink ($m = \sigma_h$, $\ell = 1$,
-    `acc` = 0) instead of empty ($m = -\infty$, $\ell = 0$). The rows of tiles are
-    independent tasks, run on the tile engine's thread pool (`attention_ref._tiles._run`).
-    Returns out `(B, H, L, Ev)` and lse `(B, H, L)`.
+    Tasks of a few blocks of queries each, every head of a batch entry that fits the tile
+    budget at once, on the tile engine's thread pool.
     """
+    plan = band_plan(call, block_q, forced=True)
+    if plan is None:
+        raise ValueError(
+            "path='band' needs a mask_mod with a key_range hint narrow enough for one tile"
+        )
+    bq, hc, widest = plan
     B, H, L, _ = call.scores_shape
     dt = call.q.dtype
-    bq, bk, hc = tile_sizes(call, block_q, block_k)
     out = np.empty((B, H, L, call.v.shape[-1]), dtype=dt)
     lse = np.empty((B, H, L), dtype=dt)
+    blocks = range(0, L, bq)
+    per_task = max(1, -(-len(blocks) // 8))  # about 8 tasks per batch entry and heads
+    k_norm = np.sqrt(np.einsum("bkse,bkse->bks", call.k, call.k))  # (B, Hkv, S) |k_j|
     tasks: list[Callable[[], None]] = [
-        partial(_forward_row, call, b, hs, i0, i1, bq, bk, out, lse)
-        for b, hs, i0, i1 in row_specs(call, bq, hc)
-    ]
+        partial(_band_task, call, b, slice(h0, min(h0 + hc, H)), blocks[t : t + per_task], bq,
+                widest, k_norm, out, lse)
+        for b in range(B)
+        for h0 in range(0, H, hc)
+        for t in range(0, len(blocks), per_task)
+    ]  # fmt: skip
     _tiles._run(tasks, None)
     return out, lse
-
-
-def tiled_backward(
-    call: FlexCall, d_out: np.ndarray, block_q: int | None = None, block_k: int | None = None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
-    """The backward pass tile by tile, recomputing the probabilities from the lse."""
-    B, H, L, S = call.scores_shape
-    E, Ev = call.q.shape[-1], call.v.shape[-1]
-    dt = call.q.dtype
-    grad = score_grad(call) if call.score_mod is not None else None
-    out, lse = tiled_forward(call, block_q, block_k)
-    bq, bk, hc = tile_sizes(call, block_q, block_k)
-    delta = np.einsum("bhle,bhle->bhl", d_out, out)  # (B, H, L): D_i = dO_i . O_i
-    safe_lse = np.where(lse == -np.inf, 0.0, lse).astype(dt)
-    c = dt.type(call.scale)
-    d_q = np.zeros((B, H, L, E), dtype=dt)
-    d_k = np.zeros((B, H, S, E), dtype=dt)  # per query head; folded to Hkv at the end
-    d_v = np.zeros((B, H, S, Ev), dtype=dt)
-    for row in tile_rows(call, bq, bk, hc):
-        for t in row.live:
-            hs, i0, i1 = t.hs, t.i0, t.i1
-            kvh = np.arange(hs.start, hs.stop) // call.group
-            q_t = call.q[t.b, hs, i0:i1]  # (Hc, Bq, E)
-            raw, s = _tile_scores(call, t, q_t * c, keep_raw=True)
-            raw = raw[None]  # (1, Hc, Bq, Bk), as the index arrays
-            p = np.exp(s - safe_lse[t.b, hs, i0:i1, None])  # (Hc, Bq, Bk)
-            do_t = d_out[t.b, hs, i0:i1]  # (Hc, Bq, Ev)
-            v_t = call.v[t.b, kvh, t.j0 : t.j1]  # (Hc, Bk, Ev)
-            d_v[t.b, hs, t.j0 : t.j1] += np.swapaxes(p, -1, -2) @ do_t
-            d_s = p * (do_t @ np.swapaxes(v_t, -1, -2) - delta[t.b, hs, i0:i1, None])
-            if grad is not None:
-                d_s = d_s * eval_grad(grad, raw, *t.idx)[0]
-                if t.allowed is not None:
-                    d_s = np.where(t.allowed[0], d_s, 0.0)
-            d_q[t.b, hs, i0:i1] += c * (d_s @ call.k[t.b, kvh, t.j0 : t.j1])
-            d_k[t.b, hs, t.j0 : t.j1] += c * (np.swapaxes(d_s, -1, -2) @ q_t)
-    d_sinks = None
-    if call.sinks is not None:
-        d_sinks = -(np.exp(call.sinks[:, None] - safe_lse) * delta).sum(axis=(0, 2))  # (H,)
-    return d_q, _fold(d_k, call.group), _fold(d_v, call.group), d_sinks
 
 
 # --- on the tile engine ----------------------------------------------------------------------
 
 
-class ModMasks(_tiles.TileMasks):
-    """A mask_mod as the tile engine asks for it: one head and one tile at a time.
+class ModScore(_tiles.TileScore):
+    """A score_mod (and the sinks) as the tile engine's score hook, one head and tile at a time.
 
-    `tile` evaluates the mask_mod on the tile's index arrays (b and h of the head, the
-    tile's queries and keys); `key_range` is the mod's hint, when it has one.
+    With sinks the engine runs on keys shifted by one, key 0 a zero key standing for the sink
+    (see `engine_call`): its score is replaced by the head's sink logit (derivative 0), and the
+    score_mod sees the real keys only, with their own indices.
     """
 
     def __init__(self, call: FlexCall) -> None:
-        super().__init__(*call.scores_shape[-2:])
+        self.score_mod = call.score_mod
+        self.sinks = call.sinks
+        self.first = 0 if call.sinks is None else 1  # the index of the first real key
+
+    def _split(self, head: tuple[int, ...], i: np.ndarray, j: np.ndarray) -> tuple[Any, int]:
+        """The index arrays of the real keys of a tile, and how many sink columns lead it."""
+        b, h = head
+        lead = int(np.count_nonzero(j < self.first))  # 0, or 1 for the tile with the sink
+        idx = index_arrays(range(b, b + 1), range(h, h + 1), i, j[lead:] - self.first)
+        return idx, lead
+
+    def __call__(
+        self, head: tuple[int, ...], i: np.ndarray, j: np.ndarray, s: np.ndarray
+    ) -> np.ndarray:
+        idx, lead = self._split(head, i, j)
+        if self.score_mod is not None and s.shape[1] > lead:
+            real = s[None, None, :, lead:]  # (1, 1, n, b'), as the index arrays
+            s[:, lead:] = eval_score(self.score_mod, real.copy(), *idx)[0, 0]
+        if lead:
+            assert self.sinks is not None
+            s[:, :lead] = self.sinks[head[-1]]
+        return s
+
+    def grad(
+        self, head: tuple[int, ...], i: np.ndarray, j: np.ndarray, s: np.ndarray
+    ) -> np.ndarray:
+        idx, lead = self._split(head, i, j)
+        g = np.ones_like(s)
+        if self.score_mod is not None and s.shape[1] > lead:
+            real = s[None, None, :, lead:]
+            g[:, lead:] = eval_grad(score_grad_of(self.score_mod), real, *idx)[0, 0]
+        g[:, :lead] = 0.0  # the sink's logit does not depend on the scores
+        return g
+
+
+class ModMasks(_tiles.TileMasks):
+    """A mask_mod (and a score_mod, sinks) as the tile engine asks for them: one head and one
+    tile at a time.
+
+    `tile` evaluates the mask_mod on the tile's index arrays (b and h of the head, the
+    tile's queries and keys); `key_range` is the mod's hint, when it has one. A score_mod or
+    sinks ride in `score` (a `ModScore`); with sinks, key 0 is the sink, always visible, and
+    key `j` is the mask_mod's `j - 1`.
+    """
+
+    def __init__(self, call: FlexCall) -> None:
+        first = 0 if call.sinks is None else 1
+        L, S = call.scores_shape[-2:]
+        super().__init__(L, S + first)
+        self.real_S, self.first = S, first
         self.mask_mod = call.mask_mod
         hint = getattr(call.mask_mod, "key_range", None)
         self.hint = hint if callable(hint) else None
+        q_hint = getattr(call.mask_mod, "query_range", None)
+        self.q_hint = q_hint if callable(q_hint) else None
+        if call.score_mod is not None or call.sinks is not None:
+            self.score = ModScore(call)
 
     def key_range(self, head: tuple[int, ...], i0: int, i1: int) -> tuple[int, int]:
         if self.hint is None:
             return 0, self.S
-        lo, hi = self.hint(i0, i1, self.S)
-        lo, hi = max(0, int(lo)), min(self.S, int(hi))
+        lo, hi = self.hint(i0, i1, self.real_S)
+        lo, hi = max(0, int(lo)), min(self.real_S, int(hi))
+        if self.first:  # the sink, key 0, is seen by every query
+            return 0, max(lo, hi) + 1
+        return lo, max(lo, hi)
+
+    def query_range(self, head: tuple[int, ...], j0: int, j1: int) -> tuple[int, int]:
+        if self.q_hint is None or j0 < self.first:  # every query sees the sink
+            return 0, self.L
+        lo, hi = self.q_hint(j0 - self.first, j1 - self.first, self.L)
+        lo, hi = max(0, int(lo)), min(self.L, int(hi))
         return lo, max(lo, hi)
 
     def tile(
@@ -587,26 +633,53 @@ class ModMasks(_tiles.TileMasks):
     ) -> tuple[np.ndarray | None, np.ndarray | None]:
         if self.mask_mod is None:
             return None, None
+        lead = max(0, min(j1, self.first) - j0)  # the sink's column, when in this tile
         b, h = head
-        shape = (1, 1, i1 - i0, j1 - j0)
-        idx = index_arrays(range(b, b + 1), range(h, h + 1), range(i0, i1), range(j0, j1))
+        shape = (1, 1, i1 - i0, j1 - j0 - lead)
+        real = range(j0 + lead - self.first, j1 - self.first)
+        idx = index_arrays(range(b, b + 1), range(h, h + 1), range(i0, i1), real)
         keep = eval_mask(self.mask_mod, *idx, shape)
         if keep.all():
             return None, None
-        return np.broadcast_to(keep, shape)[0, 0], None
+        keep = np.broadcast_to(keep, shape)[0, 0]
+        if lead:
+            keep = np.concatenate([np.ones((i1 - i0, lead), dtype=bool), keep], axis=1)
+        return keep, None
 
 
-def on_engine(call: FlexCall) -> bool:
-    """Whether the "tiled" path runs the call on the tile engine: only without any mod.
+def score_grad_of(score_mod: Any) -> Callable[..., Any]:
+    """The `grad` of a score_mod (checked by `score_grad` before any work)."""
+    grad = getattr(score_mod, "grad", None)
+    assert callable(grad)
+    return grad
 
-    The engine takes a mask per tile but no function of the scores, so a score_mod or sinks
-    need the loop of this module. With a mask_mod alone it could run there, but it asks one
-    head at a time, so the mask_mod is evaluated once per head, where the loop's tiles span
-    the heads and evaluate it once: measured on a sliding window ($L = S = 4096$, $w = 512$,
-    8 heads, float32) the loop took half the engine's time. Without mods the call is flash
-    attention, and the engine runs it exactly as `flash_attention` does.
-    """
-    return call.score_mod is None and call.mask_mod is None and call.sinks is None
+
+def engine_call(call: FlexCall, d_out: np.ndarray | None = None) -> Prepared:
+    """The `Prepared` call the tile engine runs: the flex call's own, or, with sinks, with a
+    zero key and a zero value in front (the sink's column, see `ModScore`)."""
+    p = call.p
+    if d_out is not None:
+        p = replace(p, d_out=d_out)
+    if call.sinks is None:
+        return p
+    *lead_k, _, E = p.k.shape
+    *lead_v, _, Ev = p.v.shape
+    k = np.concatenate([np.zeros((*lead_k, 1, E), dtype=p.k.dtype), p.k], axis=-2)
+    v = np.concatenate([np.zeros((*lead_v, 1, Ev), dtype=p.v.dtype), p.v], axis=-2)
+    B, H, L, S = p.scores_shape
+    return replace(p, k=k, v=v, scores_shape=(B, H, L, S + 1))
+
+
+def engine_tiles(call: FlexCall, block_q: int | None, block_k: int | None) -> tuple[int, int]:
+    """Queries and keys per tile on the engine: flash_attention's without mods; with a
+    mask_mod or a score_mod, `TILE_SCORES` per tile (the mods are evaluated a tile at a time,
+    once per head)."""
+    bk = BLOCK_K if block_k is None else block_k
+    if block_q is not None:
+        return block_q, bk
+    if call.mask_mod is None and call.score_mod is None:
+        return max(bk, FLASH_TILE_SCORES // bk), bk
+    return max(1, TILE_SCORES // bk), bk
 
 
 def engine_forward(
@@ -614,36 +687,46 @@ def engine_forward(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The forward pass on the tile engine: out `(B, H, L, Ev)`, lse `(B, H, L)`.
 
-    Without a mask_mod this is `flash_attention`'s call, with its tiles; with one, tiles of
-    `BLOCK_Q` queries, so that a band (a sliding window) wastes little on its edges.
+    Without mods this is `flash_attention`'s call, with its tiles. A mask_mod is asked per
+    tile (`ModMasks`), a score_mod through the engine's score hook (`ModScore`), and sinks
+    are a key of their own in front of the others (`engine_call`).
     """
-    bk = BLOCK_K if block_k is None else block_k
-    if block_q is not None:
-        bq = block_q
-    elif call.mask_mod is None:
-        bq = max(bk, FLASH_TILE_SCORES // bk)
-    else:
-        bq = BLOCK_Q
-    out, lse = _tiles.forward(call.p, ModMasks(call), block_q=bq, block_k=bk, with_lse=True)
+    bq, bk = engine_tiles(call, block_q, block_k)
+    p = engine_call(call)
+    out, lse = _tiles.forward(p, ModMasks(call), block_q=bq, block_k=bk, with_lse=True)
     assert lse is not None
     return out, lse
 
 
 def engine_backward(
-    call: FlexCall, block_q: int | None = None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, None]:
-    """The backward pass on the tile engine (d_k, d_v already summed over the groups)."""
+    call: FlexCall, d_out: np.ndarray, block_q: int | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    r"""The backward pass on the tile engine (d_k, d_v already summed over the groups).
+
+    The engine's `backward_head` recomputes each block's probabilities, through the score
+    hook and its derivative. With sinks, the sink's key is dropped from d_k and d_v, and
+    $d\sigma_h = -\sum_{b, i} e^{\sigma_h - \text{lse}_{bhi}}\, dO_{bhi} \cdot O_{bhi}$
+    needs the forward pass's output and lse.
+    """
     bq = BACKWARD_BLOCK_Q if block_q is None else block_q
-    d_q, d_k, d_v = _tiles.backward(call.p, ModMasks(call), block_q=bq)
-    return d_q, d_k, d_v, None
+    p = engine_call(call, d_out=call.p.d_out)
+    d_q, d_k, d_v = _tiles.backward(p, ModMasks(call), block_q=bq)
+    if call.sinks is None:
+        return d_q, d_k, d_v, None
+    out, lse = engine_forward(call)
+    delta = np.einsum("bhle,bhle->bhl", d_out, out)  # (B, H, L): D_i = dO_i . O_i
+    p_sink = np.exp(call.sinks[:, None] - np.where(lse == -np.inf, 0.0, lse))  # (B, H, L)
+    d_sinks = -(p_sink * delta).sum(axis=(0, 2))  # (H,)
+    return d_q, d_k[..., 1:, :], d_v[..., 1:, :], d_sinks
 
 
 # --- the public functions -------------------------------------------------------------------
 
-#: The paths: "tiled" (the public functions') runs the tile engine without mods and the
-#: per-tile loop of this module with them (see `on_engine`); "engine" and "loop" force one
-#: ("engine" takes a mask_mod but no score_mod or sinks); "reference" is the reference.
-PATHS = ("tiled", "engine", "loop", "reference")
+#: The paths: "tiled" (the public functions') runs the band path when the mask_mod's hint
+#: makes the blocks of queries narrow (see `band_plan`), else the tile engine; "band" and
+#: "engine" force one ("band" needs a hinted mask_mod); "reference" is the reference. The
+#: backward pass runs on the engine (or the reference).
+PATHS = ("tiled", "band", "engine", "reference")
 
 
 def flex(
@@ -667,10 +750,10 @@ def flex(
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # NaN/inf propagate
         if path == "reference":
             out, lse = reference_forward(call)
-        elif path == "engine" or (path == "tiled" and on_engine(call)):
-            out, lse = engine_forward(call, block_q, block_k)
+        elif path == "band" or (path == "tiled" and band_plan(call, block_q) is not None):
+            out, lse = band_forward(call, block_q)
         else:
-            out, lse = tiled_forward(call, block_q, block_k)
+            out, lse = engine_forward(call, block_q, block_k)
     out = out.astype(call.out_dtype, copy=False)
     if return_lse:
         return out, lse.astype(call.out_dtype, copy=False)
@@ -705,10 +788,8 @@ def flex_grad(
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # NaN/inf propagate
         if path == "reference":
             d_q, d_k, d_v, d_sinks = reference_backward(call, d_out)
-        elif path == "engine" or (path == "tiled" and on_engine(call)):
-            d_q, d_k, d_v, d_sinks = engine_backward(call, block_q)
         else:
-            d_q, d_k, d_v, d_sinks = tiled_backward(call, d_out, block_q, block_k)
+            d_q, d_k, d_v, d_sinks = engine_backward(call, d_out, block_q)
     shapes = (call.p.q.shape, call.p.k.shape, call.p.v.shape)
     grads = tuple(
         _sum_to_shape(g, shape).astype(call.out_dtype, copy=False)
@@ -725,8 +806,6 @@ def _check_path(
 ) -> tuple[int | None, int | None]:
     if path not in PATHS:
         raise ValueError(f"path must be one of {PATHS}, got {path!r}")
-    if path == "engine" and (call.score_mod is not None or call.sinks is not None):
-        raise ValueError("path='engine' takes a mask_mod only: no score_mod, no sinks")
     bq = None if block_q is None else check_positive(block_q, "block_q")
     bk = None if block_k is None else check_positive(block_k, "block_k")
     return bq, bk

@@ -25,9 +25,23 @@ about to compute:
 The backward pass asks the same object (with `j0:j1` the block's whole key range), so a
 mask written once is applied identically forward and backward. Its optional attributes
 `bias_min`, `bias_max` and `bias_may_hide` tell the engine what to expect of the biases (the
-defaults assume nothing, which costs a clamp and a search for $-\infty$ per tile). A
-score function that is not a bias (a soft-cap, $c \tanh(s / c)$) has no hook yet: it needs
-the scores in natural units in `forward_head` and its derivative in `backward_head`.
+defaults assume nothing, which costs a clamp and a search for $-\infty$ per tile).
+
+**The score hook.** A score function that is not a bias (a soft-cap, $c \tanh(s / c)$, or
+any `score_mod` of `flex_attention`) is the attribute `score` of the `TileMasks`, a
+`TileScore` (None by default: the hot loops then do exactly what they did without it). When
+it is set, `forward_head` (and `_move_shift`, for the rows it computes again) hands each
+tile's scores to it in natural units, $c\, q_i \cdot k_j$: the tile holds
+$c \log_2 e\, q_i \cdot k_j - m_i$ (base 2, with the shift riding in the augmented
+column), so `_apply_score` adds the column back, converts, calls the function and writes
+$\log_2 e\, z_{ij} - m_i$ in place. The tile's `keep` is folded into a bias of $0$ and
+$-\infty$, so the rest of the tile runs as under a float mask with unknown bounds: both
+clamps on, $-\infty$ searched. That keeps the shift's guarantees for any function: the
+first tile's true maximum (of $z$) sets the shift, a $z$ far above it moves it or has its
+row computed again (with the hook), and no exponent reaches `exp2` below the floor.
+`backward_head` asks for $\partial z / \partial s$ as well and multiplies the gradient of
+the scores by it (0 where hidden). `attention_ref._flex` plugs `flex_attention`'s score_mods
+in this way.
 `_ArrayMask` (a bool or float `attn_mask`) and `_CausalMask` (`is_causal`, and a
 bottom-right offset) are the two built in; a `mask_mod` evaluated on the tile's index
 arrays is a third of a few lines.
@@ -137,6 +151,9 @@ class TileMasks:
     bias_min: float = -math.inf
     bias_max: float = math.inf
     bias_may_hide: bool = True
+    #: A function of the scores applied in every tile (a `TileScore`), or None: see the
+    #: module docstring, "The score hook".
+    score: TileScore | None = None
 
     def __init__(self, L: int, S: int) -> None:
         self.L, self.S = L, S
@@ -206,6 +223,71 @@ def tile_masks(p: Prepared) -> TileMasks:
     if p.mask is not None:
         return _ArrayMask(p.mask, p.scores_shape)
     return TileMasks(L, S)
+
+
+# --- the score hook: a function of the scores, applied per tile ----------------------------
+
+
+class TileScore:
+    r"""A function of the scores that the engine applies in every tile (see the module
+    docstring, "The score hook"). The base class is the identity.
+
+    Both methods take `head`, the query indices `i` `(n,)` and key indices `j` `(b,)` of a
+    tile (int arrays) and its **scaled** scores `s` `(n, b)` in natural units, $c\, q_i
+    \cdot k_j$ (a fresh array the method may overwrite), and return an array of `s`'s shape.
+    """
+
+    def __call__(self, head: Head, i: np.ndarray, j: np.ndarray, s: np.ndarray) -> np.ndarray:
+        r"""The new scores $z = f(s)$, natural units; $-\infty$ hides a score."""
+        return s
+
+    def grad(self, head: Head, i: np.ndarray, j: np.ndarray, s: np.ndarray) -> np.ndarray:
+        r"""The derivative $\partial z / \partial s$ (the backward pass asks for it)."""
+        return np.ones_like(s)
+
+
+def _apply_score(
+    masks: TileMasks,
+    head: Head,
+    i0: int | np.ndarray,
+    j0: int,
+    s: np.ndarray,
+    shift_col: np.ndarray | None,
+    keep: np.ndarray | None,
+    bias: np.ndarray | None,
+    *,
+    transpose: bool = False,
+    with_grad: bool = False,
+) -> tuple[None, np.ndarray, np.ndarray | None]:
+    r"""Apply `masks.score` to a tile of scores `s` in place; return `(None, bias, grad)`.
+
+    `s` holds the engine's base-2 scores, `(n, b)` ($c\, q_i \cdot k_j$ plus the query
+    tile's shift column `shift_col` `(n,)`, $-m_i$; None in the backward pass, which has no
+    shift), or `(b, n)` with `transpose=True`. `i0` is the tile's first query (or the query
+    indices of its rows). The score function gets the scores in natural units and its result
+    replaces them (shifted again). `keep` is folded into the returned bias as $-\infty$
+    (`_apply_tile_mask` takes one or the other), so that the caller's clamps and its search
+    for hidden scores run as for a float mask: the new scores have no Cauchy-Schwarz bound.
+    `grad` is $\partial z / \partial s$ `(n, b)` when `with_grad`, else None.
+    """
+    score = masks.score
+    assert score is not None
+    view = s.T if transpose else s  # (n, b): queries by keys
+    n, b = view.shape
+    i = np.arange(i0, i0 + n) if isinstance(i0, (int, np.integer)) else np.asarray(i0)
+    j = np.arange(j0, j0 + b)
+    natural = view if shift_col is None else view - shift_col[:, None]
+    natural = natural * s.dtype.type(1.0 / LOG2E)  # (n, b) c q_i . k_j, a fresh array
+    grad = None
+    if with_grad:  # a writable (n, b) array: the caller zeroes its hidden entries
+        grad = np.array(np.broadcast_to(score.grad(head, i, j, natural.copy()), (n, b)), s.dtype)
+    z = np.asarray(score(head, i, j, natural), dtype=s.dtype)
+    np.multiply(z, LOG2E, out=view, dtype=s.dtype)
+    if shift_col is not None:
+        view += shift_col[:, None]
+    zero, hide = s.dtype.type(0.0), s.dtype.type(-np.inf)
+    extra = np.zeros((1, 1), dtype=s.dtype) if keep is None else np.where(keep, zero, hide)
+    return None, extra if bias is None else bias + extra, grad
 
 
 # --- the elementwise steps, shared by the forward and the backward pass ---------------------
@@ -375,6 +457,9 @@ def forward_head(
                 v_t[:, :Ev] = v[j0:j1]
             s = tile[: nr * b].reshape(nr, b)  # s[i, j]: query i0 + r0 + i, key j0 + j
             np.matmul(q_t[r0:r1], k_t.T, out=s)  # c q_i . k_j - m_i
+            if masks.score is not None:  # the score hook: scores replaced, keep in the bias
+                shift_col = q_t[r0:r1, E]
+                keep, bias, _ = _apply_score(masks, head, i0 + r0, j0, s, shift_col, keep, bias)
             hidden = _apply_tile_mask(s, keep, bias, scratch, may_hide=masks.bias_may_hide)
             m_t = m[r0:r1]  # a view: updates reach m
             unseen = None
@@ -458,6 +543,15 @@ def _move_shift(
         s = q_t[r0 + rows] @ k_t.T  # (r', b): these rows of the tile again, c q . k - m
         masks, head, i, j0, j1 = tile_at
         keep, bias = masks.tile(head, i, i + len(o_t), j0, j1)  # the tile's, then its rows
+        if masks.score is not None:  # the score hook on these rows; keep and bias as the tile's
+            rows_keep = None if keep is None else keep[rows]
+            rows_bias = None if bias is None else bias[rows]
+            shift_col = q_t[r0 + rows, E]
+            _, rows_bias, _ = _apply_score(
+                masks, head, i + rows, j0, s, shift_col, rows_keep, rows_bias
+            )
+            keep, bias = None, np.zeros((len(o_t), s.shape[1]), dtype=s.dtype)
+            bias[rows] = rows_bias
         hidden = None if keep is None else ~keep[rows]
         if bias is not None:
             s += bias[rows] * LOG2E
@@ -532,6 +626,10 @@ def backward_head(
         p = buf_p[: b * n].reshape(b, n)
         np.multiply(q[i0:i1], c, out=q_blk[:n])
         np.matmul(k[j0:j1], q_blk[:n].T, out=p)  # p[j, i] = c k_j . q_i
+        if masks.score is not None:  # the score hook (and its derivative, used below)
+            keep, bias, d_score = _apply_score(
+                masks, head, i0, j0, p, None, keep, bias, transpose=True, with_grad=True
+            )
         hidden = _apply_tile_mask(
             p, keep, bias, scratch, transpose=True, may_hide=masks.bias_may_hide
         )
@@ -558,6 +656,12 @@ def backward_head(
         np.matmul(v[j0:j1], g.T, out=dp)  # dp[j, i] = v_j . dO_i / l_i
         dp -= delta
         dp *= p  # the gradient of the scores s_ij (transposed): P * (dP - delta)
+        if masks.score is not None:  # through the score function: dZ * dz/ds, 0 where hidden
+            assert d_score is not None
+            d_score_t = d_score.T  # (b, n), as dp
+            if hidden is not None:
+                np.copyto(d_score_t, 0.0, where=hidden)
+            dp *= d_score_t
         np.matmul(dp.T, k[j0:j1], out=d_q[i0:i1])
         d_q[i0:i1] *= dt.type(scale)
         d_k[j0:j1] += (dp @ q[i0:i1]) * dt.type(scale)

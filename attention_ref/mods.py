@@ -26,6 +26,16 @@ sliding window costs $O(L \times w)$ even to decide which tiles to skip. It is o
 optimisation: inside the range every tile is still decided by the mask_mod itself, and a
 mask_mod without the hint (any of your own) is evaluated on every tile, with the same result.
 
+`causal` and `sliding_window` (and `and_masks`, `or_masks` of them) also carry the converse
+hint, `query_range(j0, j1, L)`: the queries `[lo, hi)` outside of which no query sees any of
+the keys `j0:j1`; the tile engine then leaves the other queries out of that tile's products.
+
+`causal`, `sliding_window` (and `and_masks`, `or_masks` of them) also say `relative = True`:
+their answer depends only on `q_idx - kv_idx`, not on `b`, `h` or where the tile lies, so the
+tiled path evaluates them once per shape and offset of tile and reuses the answer. Give
+`relative = True` to a mask_mod of your own only if that is so: a wrong hint gives wrong
+masks.
+
 | factory | kind | keeps / computes |
 |---|---|---|
 | `causal(offset=0)` | mask | `kv_idx <= q_idx + offset`; `offset = S - L` is bottom-right |
@@ -114,6 +124,8 @@ def causal(offset: int = 0) -> MaskMod:
         return kv_idx <= q_idx + offset
 
     mask_mod.key_range = lambda i0, i1, S: (0, i1 + offset)  # type: ignore[attr-defined]
+    mask_mod.query_range = lambda j0, j1, L: (j0 - offset, L)  # type: ignore[attr-defined]
+    mask_mod.relative = True  # type: ignore[attr-defined]
     return _named(mask_mod, f"causal(offset={offset})")
 
 
@@ -150,6 +162,8 @@ def sliding_window(left: int, right: int = 0) -> MaskMod:
         return (kv_idx >= q_idx - left) & (kv_idx <= q_idx + right)
 
     mask_mod.key_range = lambda i0, i1, S: (i0 - left, i1 + right)  # type: ignore[attr-defined]
+    mask_mod.query_range = lambda j0, j1, L: (j0 - right, j1 + left)  # type: ignore[attr-defined]
+    mask_mod.relative = True  # type: ignore[attr-defined]
     return _named(mask_mod, f"sliding_window(left={left}, right={right})")
 
 
@@ -278,6 +292,16 @@ def and_masks(*mask_mods: MaskMod) -> MaskMod:
             return max(lo for lo, _ in bounds), min(hi for _, hi in bounds)
 
         mask_mod.key_range = key_range  # type: ignore[attr-defined]
+    q_ranged = [r for r in (getattr(m, "query_range", None) for m in mask_mods) if callable(r)]
+    if q_ranged:  # the queries every one keeps lie in the intersection of the ranges
+
+        def query_range(j0: int, j1: int, L: int) -> tuple[int, int]:
+            bounds = [r(j0, j1, L) for r in q_ranged]
+            return max(lo for lo, _ in bounds), min(hi for _, hi in bounds)
+
+        mask_mod.query_range = query_range  # type: ignore[attr-defined]
+    if mask_mods and all(getattr(m, "relative", False) is True for m in mask_mods):
+        mask_mod.relative = True  # type: ignore[attr-defined]
     return _named(mask_mod, f"and_masks({', '.join(_name(m) for m in mask_mods)})")
 
 
@@ -312,6 +336,15 @@ def or_masks(*mask_mods: MaskMod) -> MaskMod:
             )
 
         mask_mod.key_range = key_range  # type: ignore[attr-defined]
+    if mask_mods and all(callable(getattr(m, "query_range", None)) for m in mask_mods):
+
+        def query_range(j0: int, j1: int, L: int) -> tuple[int, int]:
+            bounds = [m.query_range(j0, j1, L) for m in mask_mods]  # type: ignore[attr-defined]
+            return min(lo for lo, _ in bounds), max(hi for _, hi in bounds)
+
+        mask_mod.query_range = query_range  # type: ignore[attr-defined]
+    if mask_mods and all(getattr(m, "relative", False) is True for m in mask_mods):
+        mask_mod.relative = True  # type: ignore[attr-defined]
     return _named(mask_mod, f"or_masks({', '.join(_name(m) for m in mask_mods)})")
 
 

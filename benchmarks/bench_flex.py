@@ -10,8 +10,9 @@ Float32, B=1, H=8, E=Ev=64, the rows the issue asks for:
   the same attention through torch's CPU ``scaled_dot_product_attention`` with the dense
   boolean mask (``L x S``), and against ``flash_attention`` on a dense problem with as many
   scores as the window leaves unmasked (L = 16384 queries by S = unmasked / L keys): the
-  cost of the masking and of the partly masked tiles. Once with standard-normal queries and
-  keys, once with their norms four times larger, as trained models have them.
+  cost of the masking and of the partly masked tiles. With standard-normal queries and
+  keys, with their norms 3 and 10 times larger (``--norms``), as trained models have them,
+  and with grouped-query attention (8 query heads on 2 kv heads).
 - **dense**: ``flex_attention`` with no mods against ``flash_attention`` at L = S = 4096.
 - **memory**: the peak traced by tracemalloc during the window at L = S = 16384 (inputs
   excluded; the output, 32 MiB, included).
@@ -50,23 +51,26 @@ B, H, E = 1, 8, 64
 WINDOW = 512
 
 
-def inputs(L: int, S: int, norm: float, seed: int = 0) -> tuple[np.ndarray, ...]:
+def inputs(L: int, S: int, norm: float, seed: int = 0, hkv: int = H) -> tuple[np.ndarray, ...]:
     rng = np.random.default_rng(seed)
     q = (norm * rng.standard_normal((B, H, L, E))).astype(np.float32)
-    k = (norm * rng.standard_normal((B, H, S, E))).astype(np.float32)
-    v = rng.standard_normal((B, H, S, E)).astype(np.float32)
+    k = (norm * rng.standard_normal((B, hkv, S, E))).astype(np.float32)
+    v = rng.standard_normal((B, hkv, S, E)).astype(np.float32)
     return q, k, v
 
 
-def window_rows(L: int, norm: float, repeat: int, with_torch: bool) -> None:
+def window_rows(L: int, norm: float, repeat: int, with_torch: bool, hkv: int = H) -> None:
     window = mods.sliding_window(WINDOW)
     unmasked = sum(min(i + 1, WINDOW + 1) for i in range(L))  # per head
     S_eq = round(unmasked / L)
-    q, k, v = inputs(L, L, norm)
+    q, k, v = inputs(L, L, norm, hkv=hkv)
+    gqa = hkv != H
     fns = {
-        "flex_attention, sliding_window(512)": lambda: flex_attention(q, k, v, mask_mod=window),
+        "flex_attention, sliding_window(512)": lambda: flex_attention(
+            q, k, v, mask_mod=window, enable_gqa=gqa
+        ),
         f"flash_attention, dense {L} x {S_eq}": lambda: flash_attention(
-            q, k[:, :, :S_eq], v[:, :, :S_eq]
+            q, k[:, :, :S_eq], v[:, :, :S_eq], enable_gqa=gqa
         ),
     }
     if with_torch and torch is not None:
@@ -82,7 +86,8 @@ def window_rows(L: int, norm: float, repeat: int, with_torch: bool) -> None:
     times = time_rounds(fns, repeat)
     med = {name: statistics.median(t) for name, t in times.items()}
     flex_t = med["flex_attention, sliding_window(512)"]
-    print(f"\nsliding window {WINDOW}, L = S = {L}, q and k norms x{norm:g}")
+    heads = f", {H} query heads on {hkv} kv heads" if gqa else ""
+    print(f"\nsliding window {WINDOW}, L = S = {L}, q and k norms x{norm:g}{heads}")
     for name, t in med.items():
         print(f"  {name:40s} {t:8.3f} s   flex / this = {flex_t / t:6.3f}")
 
@@ -118,6 +123,10 @@ def main() -> None:
     parser.add_argument("--length", type=int, default=16384, help="L = S of the window rows")
     parser.add_argument("--dense-length", type=int, default=4096, help="L = S of the dense rows")
     parser.add_argument("--no-torch", action="store_true", help="skip torch's dense-mask row")
+    parser.add_argument(
+        "--norms", type=float, nargs="*", default=[3.0, 10.0],
+        help="scales of q and k for more window rows (trained models' are several times 1)",
+    )  # fmt: skip
     args = parser.parse_args()
     threads = int(os.environ.get("OPENBLAS_NUM_THREADS", 0)) or blas_threads()
     if torch is not None:
@@ -127,7 +136,9 @@ def main() -> None:
     memory_row(args.length)
     dense_rows(args.dense_length, args.repeat)
     window_rows(args.length, 1.0, args.repeat, with_torch=not args.no_torch)
-    window_rows(args.length, 4.0, args.repeat, with_torch=False)
+    for norm in args.norms:
+        window_rows(args.length, norm, args.repeat, with_torch=False)
+    window_rows(args.length, 1.0, args.repeat, with_torch=False, hkv=2)
 
 
 if __name__ == "__main__":

@@ -30,25 +30,31 @@ from attention_ref import (
 )
 from attention_ref._flex import TILE_SCORES, flex, flex_grad
 
-# (path, block_q, block_k): the readable reference; the tiled path (the tile engine when there
-# is no score_mod and no sinks, the per-tile loop of _flex.py otherwise); and the loop forced
-# (so that masks alone are checked on both), with tiles that never divide the test sizes
-# (L = 7, S = 9), tiles of one score, and the default tiles.
+# (path, block_q, block_k): the readable reference; the tiled path (the band path for narrow
+# hinted masks, the tile engine otherwise); and the engine forced (so that narrow masks are
+# checked on both), with tiles that never divide the test sizes (L = 7, S = 9), tiles of one
+# score, and the default tiles.
 PATHS = [
     pytest.param("reference", None, None, id="reference"),
     pytest.param("tiled", 1, 1, id="tiled-1x1"),
     pytest.param("tiled", 2, 3, id="tiled-2x3"),
     pytest.param("tiled", 3, 5, id="tiled-3x5"),
     pytest.param("tiled", None, None, id="tiled-default"),
-    pytest.param("loop", 1, 1, id="loop-1x1"),
-    pytest.param("loop", 2, 3, id="loop-2x3"),
-    pytest.param("loop", None, None, id="loop-default"),
-]
-# The tile engine, forced: it takes a mask_mod but no score_mod and no sinks.
-ENGINE = [
     pytest.param("engine", 1, 1, id="engine-1x1"),
     pytest.param("engine", 2, 3, id="engine-2x3"),
     pytest.param("engine", None, None, id="engine-default"),
+]
+# More engine tiles, for the masks alone.
+ENGINE = [
+    pytest.param("engine", 3, 5, id="engine-3x5"),
+    pytest.param("engine", 1, 9, id="engine-1x9"),
+]
+
+# The band path, forced: one tile per block of queries, for mask_mods with a key_range hint.
+BAND = [
+    pytest.param("band", 1, None, id="band-1"),
+    pytest.param("band", 3, None, id="band-3"),
+    pytest.param("band", None, None, id="band-default"),
 ]
 
 #: Gradient tolerance, see the module docstring.
@@ -108,6 +114,9 @@ MASKS = {
         lambda b, h, i, j: not (b == 1 and h == 1) and j >= i - h,
     ),
 }
+
+#: The masks of MASKS with a key_range hint (the band path needs one).
+BAND_MASKS = [name for name in MASKS if callable(getattr(MASKS[name][0], "key_range", None))]
 
 # name -> (package score_mod, scalar score_mod)
 SCORES = {
@@ -200,7 +209,10 @@ def test_fully_masked_rows(qkv, path, bq, bk):
     out, lse = flex(*qkv, mask_mod=nothing, sinks=sinks, return_lse=True, path=path, block_q=bq,
                     block_k=bk)  # fmt: skip
     assert np.all(out[:, :, 3:] == 0.0)
-    assert np.array_equal(lse[:, :, 3:], np.broadcast_to(sinks[:, None], (2, 3, 4)))
+    # the engine works in base 2: sink * log2(e) * ln(2) is the sink to a rounding or two
+    np.testing.assert_allclose(
+        lse[:, :, 3:], np.broadcast_to(sinks[:, None], (2, 3, 4)), rtol=4e-16, atol=0
+    )
 
 
 def test_closed_forms():
@@ -568,6 +580,26 @@ def test_key_range_hides_no_visible_key(name):
             assert np.all((visible >= lo) & (visible < hi)), (i0, i1, lo, hi, visible)
 
 
+@pytest.mark.parametrize("name", [n for n in HINTED if hasattr(HINTED[n], "query_range")])
+def test_query_range_hides_no_visible_query(name):
+    """Every query that sees a key of a block of keys lies in the hint's query range."""
+    mask_mod = HINTED[name]
+    L, S = 20, 23
+    dense = np.broadcast_to(mask_mod(0, 0, np.arange(L)[:, None], np.arange(S)[None, :]), (L, S))
+    for j0 in range(S):
+        for j1 in range(j0 + 1, S + 1):
+            lo, hi = mask_mod.query_range(j0, j1, L)
+            seeing = np.flatnonzero(dense[:, j0:j1].any(axis=1))
+            assert np.all((seeing >= lo) & (seeing < hi)), (j0, j1, lo, hi, seeing)
+
+
+def test_query_range_hints():
+    """The masks that carry a query_range: causal and windows, and their combinations."""
+    have = {n for n in HINTED if hasattr(HINTED[n], "query_range")}
+    assert {"causal", "causal-offset", "window", "window-two-sided", "and"} <= have
+    assert not hasattr(mods.prefix_lm(3), "query_range")
+
+
 def test_no_hint_without_order():
     """Unsorted document ids, or a user's mod in or_masks: no hint, every tile is evaluated."""
     assert not hasattr(mods.document([1, 0, 1]), "key_range")
@@ -604,8 +636,18 @@ def test_engine_rows_and_gradients(qkv, path, bq, bk):
         want = flex_grad(d_out, *qkv, mask_mod=mask_mod, path="reference")
         for a, b in zip(got, want, strict=True):
             _close(a, b)
-    with pytest.raises(ValueError, match="path='engine' takes a mask_mod only"):
-        flex(*qkv, mods.softcap(2.0), path=path)
+    # score_mods and sinks run on the engine too (the score hook; the sink as a key)
+    sinks = np.array([0.5, -1.0, 3.0])
+    kw = {"sinks": sinks, "block_q": bq, "block_k": bk}
+    want_out = flex(*qkv, mods.softcap(2.0), MASKS["and"][0], sinks=sinks, path="reference")
+    _close(flex(*qkv, mods.softcap(2.0), MASKS["and"][0], path=path, **kw), want_out)
+    got = flex_grad(d_out, *qkv, mods.softcap(2.0), MASKS["and"][0], path=path, **kw)
+    want = flex_grad(d_out, *qkv, mods.softcap(2.0), MASKS["and"][0], sinks=sinks,
+                     path="reference")  # fmt: skip
+    for a, b in zip(got, want, strict=True):
+        _close(a, b)
+    with pytest.raises(ValueError, match="path='band' needs a mask_mod with a key_range hint"):
+        flex(*qkv, mods.softcap(2.0), MASKS["per-head"][0], path="band")
 
 
 # --- large scores and NaN: the lazy shift and the dropped terms --------------------------------
@@ -630,7 +672,7 @@ def test_large_scores_and_nan(rng, path, bq, bk):
     assert not np.any(np.isnan(out[0, 0]))
 
 
-@pytest.mark.parametrize("path", ["loop", "reference"])
+@pytest.mark.parametrize("path", ["tiled", "engine", "reference"])
 def test_float32_with_large_scores(rng, path):
     """float32, scaled scores up to ~100: within float32's error of the float64 reference."""
     q = (10.0 * rng.normal(size=(1, 2, 300, 16))).astype(np.float32)
@@ -652,3 +694,149 @@ def test_empty(path, bq, bk, L, S):
     out, lse = flex(q, k, v, mask_mod=mods.causal(), return_lse=True, path=path, block_q=bq,
                     block_k=bk)  # fmt: skip
     assert out.shape == (1, 2, L, 3) and np.all(out == 0) and np.all(lse == -np.inf)
+
+
+# --- the band path: one tile per block of queries ---------------------------------------------
+
+
+@pytest.mark.parametrize(("path", "bq", "bk"), BAND)
+@pytest.mark.parametrize("name", BAND_MASKS)
+def test_band_masks_match_oracle(qkv, name, path, bq, bk):
+    mask_mod, scalar = MASKS[name]
+    out, lse = flex(*qkv, mask_mod=mask_mod, return_lse=True, path=path, block_q=bq, block_k=bk)
+    want_out, want_lse = flex_oracle(*qkv, mask_mod=scalar)
+    _close(out, want_out)
+    _close(lse, want_lse)
+
+
+@pytest.mark.parametrize(("path", "bq", "bk"), BAND)
+@pytest.mark.parametrize("name", list(SCORES))
+def test_band_score_mods_and_sinks_match_oracle(qkv, name, path, bq, bk):
+    score_mod, scalar = SCORES[name]
+    mask_mod, scalar_mask = MASKS["window-1-3"]
+    sinks = np.array([0.5, -1.0, 3.0])
+    out, lse = flex(*qkv, score_mod, mask_mod, sinks=sinks, return_lse=True, path=path,
+                    block_q=bq, block_k=bk)  # fmt: skip
+    want_out, want_lse = flex_oracle(*qkv, scalar, scalar_mask, sinks=sinks)
+    _close(out, want_out)
+    _close(lse, want_lse)
+
+
+@pytest.mark.parametrize("scale", [1.0, 3.0, 10.0, 30.0])
+@pytest.mark.parametrize("group", [1, 4])
+def test_band_large_inputs_and_gqa_float32(rng, scale, group):
+    """Both of the band path's cases, unshifted (standard-normal inputs) and shifted (larger
+    ones), in float32 against the float64 reference, with and without GQA.
+
+    Tolerance: float32 rounds a score s to ~6e-8 |s|; at 30 times standard normal (E = 16)
+    scores reach ~2000 * scale, so the weights move by ~1e-4 relative; the outputs are
+    averages of N(0, 1) values, so atol 2e-3 covers it with a margin of 10 and still catches
+    a wrong key or a wrong row (errors of order 1).
+    """
+    L, S, E = 300, 300, 16
+    q = scale * rng.normal(size=(1, 4, L, E))
+    k = scale * rng.normal(size=(1, 4 // group, S, E))
+    v = rng.normal(size=(1, 4 // group, S, E))
+    window = mods.sliding_window(40)
+    kw = {"mask_mod": window, "enable_gqa": group > 1, "return_lse": True}
+    want_out, want_lse = flex(q, k, v, path="reference", **kw)
+    f32 = [a.astype(np.float32) for a in (q, k, v)]
+    for path in ("band", "tiled"):
+        out, lse = flex(*f32, path=path, **kw)
+        assert out.dtype == np.float32
+        np.testing.assert_allclose(out, want_out, atol=2e-3 * max(1.0, scale / 10), rtol=0)
+        np.testing.assert_allclose(lse, want_lse, rtol=1e-5, atol=1e-3)
+    out64 = flex(q, k, v, path="band", **kw)[0]
+    _close(out64, want_out, rtol=1e-11, atol=1e-11)
+
+
+def test_band_hidden_nan_and_inf_stay_hidden(rng):
+    """NaN or inf in a key that a query's window hides does not reach that query's output."""
+    L = S = 64
+    q, k, v = rng.normal(size=(1, 2, L, 8)), rng.normal(size=(1, 2, S, 8)), rng.normal(
+        size=(1, 2, S, 8))  # fmt: skip
+    k[0, 0, 20] = np.nan
+    k[0, 1, 30] = np.inf
+    window = mods.sliding_window(4)
+    out = flex(q, k, v, mask_mod=window, path="band", block_q=8)
+    clean = np.ones(L, dtype=bool)
+    clean[20:25] = False  # queries 20..24 see key 20
+    assert np.all(np.isnan(out[0, 0, ~clean])) and np.all(np.isfinite(out[0, 0, clean]))
+    want = flex(q, k, v, mask_mod=window, path="reference")
+    _close(out[0, 0, clean], want[0, 0, clean])
+    seen_inf = np.zeros(L, dtype=bool)
+    seen_inf[30:35] = True
+    _close(out[0, 1, ~seen_inf], want[0, 1, ~seen_inf])
+
+
+def test_band_is_taken_for_windows_only(rng):
+    """The public path runs a narrow window on the band path, and what is not narrow on the
+    engine or the loop (band_plan says None)."""
+    from attention_ref._flex import band_plan, prepare_flex
+
+    q = k = v = rng.normal(size=(1, 2, 4096, 8))
+    plan = band_plan(prepare_flex(q, k, v, None, mods.sliding_window(512), None, False, None))
+    assert plan is not None and plan[0] == 128 and plan[2] == 512 + 128
+    for wide in (None, mods.causal(), mods.sliding_window(3000), lambda b, h, i, j: j <= i):
+        assert band_plan(prepare_flex(q, k, v, None, wide, None, False, None)) is None
+
+
+def test_relative_hint_is_honest():
+    """The built-in mods that say relative = True answer the same for every shift of q and kv."""
+    i, j = np.arange(6)[:, None], np.arange(8)[None, :]
+    relative = [
+        mods.causal(), mods.causal(-2), mods.sliding_window(2, 1),
+        mods.and_masks(mods.causal(1), mods.sliding_window(3)),
+        mods.or_masks(mods.sliding_window(0), mods.causal(-3)),
+    ]  # fmt: skip
+    for m in relative:
+        assert m.relative is True
+        for shift in (1, 5, 100):
+            assert np.array_equal(m(0, 0, i, j), m(3, 7, i + shift, j + shift))
+    for m in (mods.prefix_lm(2), mods.document([0, 0, 1]), mods.and_masks(mods.prefix_lm(1))):
+        assert getattr(m, "relative", False) is False
+
+
+@pytest.mark.parametrize("scale", [10.0, 30.0])
+@pytest.mark.parametrize("name", list(SCORES))
+@pytest.mark.parametrize(
+    ("path", "bq", "bk"),
+    [("engine", 2, 3), ("engine", None, None), ("band", 3, None), ("tiled", None, None)],
+)
+def test_large_scores_with_score_mods_match_oracle(rng, scale, name, path, bq, bk):
+    """Soft-capped and ALiBi scores from queries and keys 10 and 30 times standard normal,
+    against the loop oracle: the score hook's shift stays safe (no overflow, no lost row),
+    with and without sinks."""
+    score_mod, scalar = SCORES[name]
+    mask_mod, scalar_mask = MASKS["window-1-3"]
+    q, k = scale * rng.normal(size=(2, 3, 7, 5)), scale * rng.normal(size=(2, 3, 9, 5))
+    v = rng.normal(size=(2, 3, 9, 4))
+    for sinks in (None, np.array([0.5, -1.0, 30.0])):
+        out, lse = flex(q, k, v, score_mod, mask_mod, sinks=sinks, return_lse=True, path=path,
+                        block_q=bq, block_k=bk)  # fmt: skip
+        want_out, want_lse = flex_oracle(q, k, v, scalar, scalar_mask, sinks=sinks)
+        # scores reach ~|q||k| ~ 100 * scale: float64's rounding of a score is ~1e-14 * that
+        _close(out, want_out, rtol=1e-10, atol=1e-10)
+        _close(lse, want_lse, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("name", list(SCORES))
+def test_large_scores_float32_on_the_engine(rng, name):
+    """float32 on the engine with a score_mod, inputs 10 times standard normal, no mask:
+    within float32's error of the float64 reference (scores ~100 carry ~1e-5 absolute
+    rounding, which the softmax passes on), forward and backward."""
+    score_mod = SCORES[name][0]
+    q = 10.0 * rng.normal(size=(1, 3, 200, 16))
+    k = 10.0 * rng.normal(size=(1, 3, 230, 16))
+    v = rng.normal(size=(1, 3, 230, 8))
+    d_out = rng.normal(size=(1, 3, 200, 8))
+    f32 = [a.astype(np.float32) for a in (q, k, v)]
+    out = flex(*f32, score_mod, path="engine", block_q=64, block_k=32)
+    want = flex(q, k, v, score_mod, path="reference")
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out, want, rtol=0, atol=2e-3)
+    got = flex_grad(d_out.astype(np.float32), *f32, score_mod, path="engine", block_q=64)
+    want_g = flex_grad(d_out, q, k, v, score_mod, path="reference")
+    for a, b in zip(got, want_g, strict=True):
+        assert a.dtype == np.float32
+        np.testing.assert_allclose(a, b, rtol=0, atol=2e-3 * max(1.0, float(np.max(np.abs(b)))))

@@ -228,3 +228,31 @@ def test_site_example_runs_as_written(rng):
         np_src = source["window_numpy.py"].split(fn)[1].split("\n\n")[0]
         torch_src = source["window_torch.py"].split(fn)[1].split("\n\n")[0]
         assert np_src.replace("np.", "torch.") == torch_src
+
+
+@pytest.mark.parametrize("scale", [10.0, 30.0])
+@pytest.mark.parametrize("name", ["alibi", "softcap", "chain"])
+@pytest.mark.parametrize("dense", [False, True], ids=["band", "engine"])
+def test_large_scores_match_torch(rng, scale, name, dense):
+    """Queries and keys 10 and 30 times standard normal (scaled scores in the hundreds and
+    thousands): the score hook keeps the shift safe, forward and backward, on the band path
+    (a window) and on the engine (no mask, or a causal one). float64 on both sides, so the
+    tolerance is float64's relative to the scores' size (|s| up to ~5000 here: a rounding of
+    one score moves a weight by ~1e-12)."""
+    t_mask, t_score, mask_mod, score_mod = CASES[name]
+    if dense:
+        t_mask, mask_mod = (None, None) if name != "alibi" else (t_mask, mask_mod)
+    q = scale * rng.normal(size=(B, H, L, E))
+    k = scale * rng.normal(size=(B, H, S, E))
+    v = rng.normal(size=(B, H, S, Ev))
+    want_out, want_lse = _torch_flex(q, k, v, score_mod=t_score, mask_mod=t_mask)
+    out, lse = flex_attention(q, k, v, score_mod, mask_mod, return_lse=True)
+    tol = {"rtol": 1e-10, "atol": 1e-10}
+    np.testing.assert_allclose(out, want_out, **tol)
+    np.testing.assert_allclose(lse, want_lse, **tol)
+    tensors = [_t(x).requires_grad_() for x in (q, k, v)]
+    out_t = _torch_written_out(*tensors, t_score, t_mask, None, 1 / math.sqrt(E))
+    d_out = rng.normal(size=out_t.shape)
+    out_t.backward(_t(d_out))
+    for got, t in zip(flex_backward(d_out, q, k, v, score_mod, mask_mod), tensors, strict=True):
+        np.testing.assert_allclose(got, t.grad.numpy(), rtol=1e-8, atol=1e-8 * scale)
