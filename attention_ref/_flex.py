@@ -444,13 +444,18 @@ def _band_task(
     pass, in base 2 ($c = \text{scale} \cdot \log_2 e$), with scores keys by queries
     `(Hc, W, n)` (the reductions over a row's keys then run across contiguous rows of
     queries) and the mods evaluated once for all the heads of the tile (once per shape and
-    offset for a `relative` mask_mod). Two cases:
+    offset for a `relative` mask_mod). Three cases:
 
     - **unshifted**, when the Cauchy-Schwarz bound $|c\, q_i| \max_j \lVert k_j \rVert$
       (`k_norm`) keeps every score of the block, hidden ones included, within
       `BAND_UNSHIFTED` doublings of 0 (standard-normal inputs, no score_mod): the terms
       $2^{s}$ need no shift; `exp2`, the hidden terms set to 0, and the products. As lean
       as the tile engine's dense tiles.
+    - **sampled**, when the bound is within `BAND_ESTIMATE` (about 3 times standard-normal
+      inputs, no score_mod): each row shifted by its maximum over a sample of the keys every
+      query of the block sees (no hiding needed for it), clamped to the engine's floor and
+      ceiling; a row whose sum shows a true maximum far above (or NaN, inf) is computed
+      again exactly (`_band_rows_exact`).
     - **shifted** otherwise (larger inputs, a score_mod, NaN or inf): the hidden scores set
       to $-\infty$, each row shifted by its true maximum (with the sink), clamped below at
       the engine's floor (no subnormal, and `exp2` never sees $-\infty$), then as above.
