@@ -362,21 +362,68 @@ def _band_range(call: FlexCall, i0: int, i1: int) -> tuple[int, int]:
 BAND_UNSHIFTED = 60.0
 
 
-def _hidden_spans(hidden: np.ndarray) -> list[tuple[int, int]]:
-    """The keys of a band tile to visit when zeroing its hidden terms, as `[(j0, j1)]`.
+def _hidden_spans(
+    hidden: np.ndarray,
+) -> tuple[list[tuple[int, int]], tuple[int, int] | None]:
+    """The keys of a band tile to visit when hiding, `[(j0, j1)]`, and the run left out.
 
-    `hidden` is `(1 or Hc, W, n or 1)`. The longest run of keys that no query of the block
-    has hidden (the middle of a window) is left out.
+    `hidden` is `(1 or Hc, W, n or 1)`. The longest run of keys that every query of the
+    block sees (the middle of a window), `(a, b)`, is left out; None when there is none.
     """
     w = hidden.shape[1]
     partial_keys = np.any(hidden, axis=(0, 2))  # (W,)
     full = np.flatnonzero(~partial_keys)  # keys every query of the block sees
     if full.size == 0:
-        return [(0, w)]
+        return [(0, w)], None
     runs = np.split(full, np.flatnonzero(np.diff(full) != 1) + 1)
     run = max(runs, key=len)
     a, b = int(run[0]), int(run[-1]) + 1
-    return [(j0, j1) for j0, j1 in ((0, a), (b, w)) if j1 > j0]
+    return [(j0, j1) for j0, j1 in ((0, a), (b, w)) if j1 > j0], (a, b)
+
+
+#: A block whose scores are within $\pm$`BAND_ESTIMATE` doublings of 0 (by the bound; three
+#: times standard-normal inputs reach about 140) and has no score_mod is shifted by the
+#: maximum over a sample of 64 of the keys every query sees: at most 50 doublings below the
+#: true maximum in practice there (rows where it is not are computed again). Beyond, the
+#: sample misses by more and more rows would be computed again: the true maximum is taken.
+BAND_ESTIMATE = 256.0
+#: A row of a band tile shifted by an estimate of its maximum is computed again, exactly,
+#: when its sum of terms passes this ($2^{60}$; the true maximum is then at least 50
+#: doublings above the estimate, and terms may have met the ceiling), or is not finite.
+BAND_REDO_ABOVE = 2.0**60
+
+
+def _band_rows_exact(
+    k_blk: np.ndarray,
+    q_rows: np.ndarray,
+    hid: np.ndarray | None,
+    v1: np.ndarray,
+    sink2: Any,
+    floor: Any,
+    o: np.ndarray,
+    rows: np.ndarray,
+) -> np.ndarray:
+    """Rows `rows` of a band tile again, shifted by their true maximum: writes `o[rows]`
+    (`[sum_j p_ij v_j, l_i]`) and returns the shifts `(r,)`.
+
+    `k_blk` `(W, E)` the tile's keys, `q_rows` `(r, E)` the rows' scaled queries, `hid`
+    `(W, r)` their hidden keys or None, `v1` `(W, Ev + 1)` `[V, 1]`, `sink2` the head's sink
+    (base 2) or None.
+    """
+    s = k_blk @ q_rows.T  # (W, r)
+    if hid is not None:
+        np.copyto(s, -np.inf, where=hid)
+    m = np.max(s, axis=0)  # NaN stays NaN: the formula's
+    if sink2 is not None:
+        m = np.maximum(m, sink2)
+    m[m == -np.inf] = 0.0
+    s -= m
+    np.maximum(s, floor, out=s)
+    np.exp2(s, out=s)
+    if hid is not None:
+        np.copyto(s, 0.0, where=hid)
+    o[rows] = s.T @ v1
+    return m
 
 
 def _band_task(
@@ -397,13 +444,18 @@ def _band_task(
     pass, in base 2 ($c = \text{scale} \cdot \log_2 e$), with scores keys by queries
     `(Hc, W, n)` (the reductions over a row's keys then run across contiguous rows of
     queries) and the mods evaluated once for all the heads of the tile (once per shape and
-    offset for a `relative` mask_mod). Two cases:
+    offset for a `relative` mask_mod). Three cases:
 
     - **unshifted**, when the Cauchy-Schwarz bound $|c\, q_i| \max_j \lVert k_j \rVert$
       (`k_norm`) keeps every score of the block, hidden ones included, within
       `BAND_UNSHIFTED` doublings of 0 (standard-normal inputs, no score_mod): the terms
       $2^{s}$ need no shift; `exp2`, the hidden terms set to 0, and the products. As lean
       as the tile engine's dense tiles.
+    - **sampled**, when the bound is within `BAND_ESTIMATE` (about 3 times standard-normal
+      inputs, no score_mod): each row shifted by its maximum over a sample of the keys every
+      query of the block sees (no hiding needed for it), clamped to the engine's floor and
+      ceiling; a row whose sum shows a true maximum far above (or NaN, inf) is computed
+      again exactly (`_band_rows_exact`).
     - **shifted** otherwise (larger inputs, a score_mod, NaN or inf): the hidden scores set
       to $-\infty$, each row shifted by its true maximum (with the sink), clamped below at
       the engine's floor (no subnormal, and `exp2` never sees $-\infty$), then as above.
@@ -420,6 +472,7 @@ def _band_task(
     heads = range(hs.start, hs.stop)
     hc, E, Ev = len(heads), call.q.shape[-1], call.v.shape[-1]
     floor = dt.type(_tiles._EXP2_FLOOR[dt])
+    ceil = dt.type(_tiles._EXP2_CEIL[dt])
     log2e = dt.type(_tiles.LOG2E)
     natural = call.score_mod is not None  # the score_mod takes scores in natural units
     c = dt.type(call.scale) if natural else dt.type(call.scale) * log2e
@@ -453,10 +506,11 @@ def _band_task(
                     tile_hidden = np.broadcast_to(
                         np.swapaxes(~allowed[0], -1, -2), (allowed.shape[1], w, n)
                     )
-                    tile = (tile_hidden, _hidden_spans(tile_hidden))
+                    tile = (tile_hidden, *_hidden_spans(tile_hidden))
                 if relative:
                     masks[key] = tile
             hidden = masks[key] if relative else tile
+        estimate = False  # shift by a sampled maximum (see BAND_ESTIMATE)
         if natural:  # the score_mod, once for every head of the tile
             for t, h in enumerate(heads):
                 np.matmul(call.k[b, h // call.group, lo:hi], q_t[t].T, out=s[t])
@@ -470,19 +524,34 @@ def _band_task(
             unshifted = bool(np.all(reach <= BAND_UNSHIFTED)) and (
                 sink2 is None or bool(np.all(np.abs(sink2) <= BAND_UNSHIFTED))
             )
+            estimate = not unshifted and bool(np.all(reach <= BAND_ESTIMATE))
         m_safe = np.zeros((hc, n), dtype=dt)  # each row's shift, base 2
         l = np.empty((hc, n), dtype=dt)  # noqa: E741
         v1 = v_blk[:w]
         v1[:, Ev] = 1.0
         kv_prev = -1
         spans: list[tuple[int, int]] = [] if hidden is None else hidden[1]
+        seen_by_all = (0, w) if hidden is None else hidden[2]  # keys every query sees
         # One head at a time from here: its (W, n) tile stays in the cache through the passes.
         for t, h in enumerate(heads):
             s_t = s[t]
             if not natural:
                 np.matmul(call.k[b, h // call.group, lo:hi], q_t[t].T, out=s_t)
             hid = None if hidden is None else hidden[0][min(t, hidden[0].shape[0] - 1)]
-            if not unshifted:
+            estimated = False
+            if estimate and seen_by_all is not None:
+                # shift by the maximum over a sample of the keys every query sees: at most
+                # each row's true maximum; a row whose true one is far above (its sum past
+                # 2^BAND_REDO_ABOVE) is computed again below
+                a, z = seen_by_all
+                m = np.max(s_t[a : z : max(1, (z - a) // 64)], axis=0)  # (n,)
+                if sink2 is not None:
+                    m = np.maximum(m, sink2[t])
+                m_safe[t] = np.where(np.isfinite(m), m, 0.0)  # NaN, inf: redone below
+                s_t -= m_safe[t]
+                np.clip(s_t, floor, ceil, out=s_t)  # no subnormal, no overflow in exp2
+                estimated = True
+            elif not unshifted:
                 if hid is not None:  # hidden scores out of the maximum (NaN ones too)
                     for j0, j1 in spans:
                         np.copyto(s_t[j0:j1], -np.inf, where=hid[j0:j1])
@@ -502,6 +571,14 @@ def _band_task(
                 v1[:, :Ev] = call.v[b, kv_prev, lo:hi]
             o = o_t[:n]
             np.matmul(s_t.T, v1, out=o)  # (n, Ev + 1): [sum_j p_ij v_j, l_i]
+            if estimated:
+                redo = np.flatnonzero(~(o[:, Ev] <= BAND_REDO_ABOVE) | ~np.isfinite(o).all(axis=1))
+                if redo.size:
+                    kv = h // call.group
+                    m_safe[t, redo] = _band_rows_exact(
+                        call.k[b, kv, lo:hi], q_t[t, redo], None if hid is None else hid[:, redo],
+                        v1, None if sink2 is None else sink2[t], floor, o, redo,
+                    )  # fmt: skip
             l[t] = o[:, Ev]
             out[b, h, i0:i1] = o[:, :Ev]
         if sink2 is not None:

@@ -20,16 +20,22 @@ Float32, B=1, H=8, E=Ev=64, the rows the issue asks for:
 On a machine busier than its cores, BLAS threads wait for each other: run with
 ``OPENBLAS_NUM_THREADS=1`` there (torch then gets one thread too). Each timing is the median
 of ``--repeat`` rounds, the implementations taking turns in each round
-(``bench.time_rounds``); the ratios are of the medians. This is a script, never a test:
+(``bench.time_rounds``); the ratios are of the medians. With ``--clock cpu`` each timing is
+the CPU time of the process (all its threads, ``time.process_time``) instead of the wall
+clock: on a machine shared with other work, which stretches wall times by up to twice from
+one round to the next, the CPU time moves far less. This is a script, never a test:
 timings depend on the machine and on whatever else runs on it.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import statistics
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +55,23 @@ except ImportError:  # pragma: no cover - depends on the environment
 
 B, H, E = 1, 8, 64
 WINDOW = 512
+CLOCK = "wall"  # or "cpu": set by --clock
+
+
+def timed_rounds(fns: dict[str, Callable[[], object]], repeat: int) -> dict[str, list[float]]:
+    """`bench.time_rounds` with the wall clock; with `--clock cpu`, the same rounds (each
+    function warm, then timed, the functions taking turns) timed by the process's CPU time."""
+    if CLOCK == "wall":
+        return time_rounds(fns, repeat)
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeat):
+        for name, f in fns.items():
+            f()  # warm-up
+            gc.collect()
+            t0 = time.process_time()
+            f()
+            times[name].append(time.process_time() - t0)
+    return times
 
 
 def inputs(L: int, S: int, norm: float, seed: int = 0, hkv: int = H) -> tuple[np.ndarray, ...]:
@@ -83,7 +106,7 @@ def window_rows(L: int, norm: float, repeat: int, with_torch: bool, hkv: int = H
                 torch.nn.functional.scaled_dot_product_attention(tq, tk, tv, attn_mask=dense)
 
         fns["torch SDPA, dense bool mask"] = torch_dense
-    times = time_rounds(fns, repeat)
+    times = timed_rounds(fns, repeat)
     med = {name: statistics.median(t) for name, t in times.items()}
     flex_t = med["flex_attention, sliding_window(512)"]
     heads = f", {H} query heads on {hkv} kv heads" if gqa else ""
@@ -94,7 +117,7 @@ def window_rows(L: int, norm: float, repeat: int, with_torch: bool, hkv: int = H
 
 def dense_rows(L: int, repeat: int) -> None:
     q, k, v = inputs(L, L, 1.0)
-    times = time_rounds(
+    times = timed_rounds(
         {
             "flex_attention, no mods": lambda: flex_attention(q, k, v),
             "flash_attention": lambda: flash_attention(q, k, v),
@@ -124,15 +147,22 @@ def main() -> None:
     parser.add_argument("--dense-length", type=int, default=4096, help="L = S of the dense rows")
     parser.add_argument("--no-torch", action="store_true", help="skip torch's dense-mask row")
     parser.add_argument(
+        "--clock", choices=["wall", "cpu"], default="wall",
+        help="wall clock, or the process's CPU time (steadier on a shared machine)",
+    )  # fmt: skip
+    parser.add_argument(
         "--norms", type=float, nargs="*", default=[3.0, 10.0],
         help="scales of q and k for more window rows (trained models' are several times 1)",
     )  # fmt: skip
     args = parser.parse_args()
+    global CLOCK
+    CLOCK = args.clock
     threads = int(os.environ.get("OPENBLAS_NUM_THREADS", 0)) or blas_threads()
     if torch is not None:
         torch.set_num_threads(threads)  # as many as NumPy's BLAS
     for line in describe_machine(threads):
         print(line)
+    print(f"clock: {CLOCK}, median of {args.repeat} round(s)")
     memory_row(args.length)
     dense_rows(args.dense_length, args.repeat)
     window_rows(args.length, 1.0, args.repeat, with_torch=not args.no_torch)

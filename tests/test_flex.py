@@ -840,3 +840,31 @@ def test_large_scores_float32_on_the_engine(rng, name):
     for a, b in zip(got, want_g, strict=True):
         assert a.dtype == np.float32
         np.testing.assert_allclose(a, b, rtol=0, atol=2e-3 * max(1.0, float(np.max(np.abs(b)))))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_band_sampled_shift_redoes_rows_far_above_it(rng, dtype):
+    """Inputs 3 times standard normal take the band path's sampled shift; a key that one
+    query sees, outside the sample and 150 doublings above it, has that row computed again
+    with its true maximum (else its terms would meet exp2's ceiling)."""
+    L = S = 64
+    q = 3.0 * rng.normal(size=(1, 2, L, 16))
+    k = 3.0 * rng.normal(size=(1, 2, S, 16))
+    v = rng.normal(size=(1, 2, S, 8))
+    i = 31  # the last query of a block of 16; its own key is in the block's partial span
+    k[0, 1, i] = (
+        q[0, 1, i]
+        / np.linalg.norm(q[0, 1, i])
+        * 150
+        * 4
+        / np.log2(np.e)
+        / np.linalg.norm(q[0, 1, i])
+    )  # c q_i . k_i = 150 doublings
+    window = mods.sliding_window(40)
+    args = [a.astype(dtype) for a in (q, k, v)]
+    out, lse = flex(*args, mask_mod=window, return_lse=True, path="band", block_q=16)
+    want_out, want_lse = flex(q, k, v, mask_mod=window, return_lse=True, path="reference")
+    tol = 1e-12 if dtype == np.float64 else 2e-4
+    np.testing.assert_allclose(out, want_out, rtol=tol, atol=tol)
+    np.testing.assert_allclose(lse, want_lse, rtol=tol, atol=tol * 100)
+    assert np.allclose(out[0, 1, i], v[0, 1, i], atol=1e-3)  # that key takes all the weight
