@@ -472,6 +472,8 @@ def forward_head(
                     unseen = np.flatnonzero(d == -np.inf)  # rows that see no key here
                     d[unseen] = 0.0
                     s -= d[:, None]
+                    if hidden is not None:  # back to a finite number (zeroed after exp2):
+                        np.copyto(s, 0.0, where=hidden)  # exp2(-inf) is slow
                     m_t[new] = d[new]
                     m_t[unseen] = -np.inf
                     fresh -= int(np.count_nonzero(new)) - unseen.size
