@@ -269,3 +269,14 @@ def test_code_far_below_is_highlighted_when_scrolled_to(new_tab: Any) -> None:
     assert code.text_content() == plain  # the same characters, now highlighted
     assert pre.query_selector("template.ar-code") is None
     _clean(tab)
+
+
+def test_an_old_api_address_leads_to_the_objects_page(new_tab: Any) -> None:
+    """0.2's API reference was one page; its addresses (reference/#attention_ref.KVCache)
+    are in readers' bookmarks and other sites' links."""
+    tab = new_tab("light")
+    tab.goto("reference/#attention_ref.KVCache")
+    page = tab.page
+    page.wait_for_url("**/reference/generation/#attention_ref.KVCache")
+    assert page.locator("[id='attention_ref.KVCache']").count() == 1
+    _clean(tab)

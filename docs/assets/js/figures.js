@@ -22,6 +22,9 @@
  * comes within a quarter of a screen of the viewport, or when the closed <details> holding
  * it is opened.
  *
+ * An address of the one-page API reference of 0.2 (reference/#attention_ref.X) is sent on to
+ * the object's page.
+ *
  * Without JavaScript every figure is the complete static SVG (and every frame is shown).
  */
 (function () {
@@ -376,7 +379,22 @@
     });
   }
 
+  // The API reference was one page: an old address of an object (reference/#attention_ref.X)
+  // goes on to the object's page, through the link to it on this page (the overview's table).
+  function oldAnchor() {
+    var id = decodeURIComponent(location.hash.slice(1));
+    if (id.indexOf("attention_ref.") !== 0 || document.getElementById(id)) return;
+    var links = document.querySelectorAll(".md-typeset a[href]");
+    for (var i = 0; i < links.length; i++) {
+      if (decodeURIComponent(links[i].hash) === "#" + id) {
+        location.replace(links[i].href);
+        return;
+      }
+    }
+  }
+
   function init() {
+    oldAnchor();
     lazyCode();
     enhance(document);
   }
