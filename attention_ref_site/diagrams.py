@@ -21,8 +21,9 @@ there. Reproducible: no ids, numbers printed with fixed precision. `role="img"`,
 `aria-label` and a `<title>` carry the alt text.
 
 `frames(...)` wraps several figures as the steps of one stepped figure (`ar-frames`): every
-frame is in the page; `docs/assets/js/figures.js` shows one at a time with buttons or a
-slider, and without JavaScript all of them are shown in order.
+frame is in the page (all but the first shown in a `<noscript>`, text until it is needed);
+`docs/assets/js/figures.js` shows one at a time with buttons or a slider, and without
+JavaScript all of them are shown in order.
 """
 
 from __future__ import annotations
@@ -43,10 +44,13 @@ __all__ = [
     "Edge",
     "Node",
     "bars",
+    "block_table",
     "blocks_frame",
+    "cell_grid",
     "flow",
     "frames",
     "head_view",
+    "mask_grid",
     "shape_text",
 ]
 
@@ -337,9 +341,18 @@ def frames(
         raise ValueError("frames needs one title per figure, and at least one figure")
     if control not in ("buttons", "slider"):
         raise ValueError(f"control is 'buttons' or 'slider', not {control!r}")
+    if not 0 <= start < len(figures):
+        raise ValueError(f"start must index one of the {len(figures)} frames, got {start}")
+    if any("<noscript" in f for f in figures):
+        raise ValueError("a frame cannot hold a <noscript> (frames are wrapped in one)")
+    # Only the first frame shown is in the DOM: the others wait in a <noscript>, whose content
+    # a browser running scripts keeps as text (figures.js parses a frame when it is shown),
+    # and that a browser without scripts shows, in order. Eight frames of a slider were
+    # several hundred elements of the page.
     items = "".join(
-        f'<div class="ar-frame" data-ar-title="{html.escape(t, quote=True)}">{f}</div>'
-        for f, t in zip(figures, titles, strict=True)
+        f'<div class="ar-frame" data-ar-title="{html.escape(t, quote=True)}">'
+        f"{f if n == start else f'<noscript>{f}</noscript>'}</div>"
+        for n, (f, t) in enumerate(zip(figures, titles, strict=True))
     )
     return (
         f'<div class="ar-frames" data-ar-control="{control}" '
@@ -469,6 +482,242 @@ def bars(
         y += 17
         parts.append(f'<text x="4" y="{_num(y)}">{_rich(line)}</text>')
     total = y + 6
+    label = html.escape(alt, quote=True)
+    svg = (
+        f'<svg role="img" aria-label="{label}" class="ar-svg ar-diagram-svg" '
+        f'xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{_num(total)}" '
+        f'viewBox="0 0 {WIDTH} {_num(total)}" font-size="{FONT}" fill="currentColor">'
+        f"<title>{html.escape(alt)}</title>{''.join(parts)}</svg>"
+    )
+    return (
+        f'<figure class="ar-figure ar-diagram">{svg}'
+        f"<figcaption>{_caption_html(caption)}</figcaption></figure>"
+    )
+
+
+# cividis' light end, as figures.mask_figure: it stands out on both the light and the dark page
+MASK_FILL = "#{:02x}{:02x}{:02x}".format(
+    *(round(255 * c) for c in plt.get_cmap("cividis")(0.85)[:3])
+)
+# What a cell of a `cell_grid` can be: the SVG attributes of its path (and legend swatch).
+# Filled, outlined and dashed read without colour.
+CELL_KINDS: dict[str, dict[str, str]] = {
+    "may attend": {"fill": MASK_FILL, "stroke": MASK_FILL},
+    "masked": {"fill": "none", "stroke": "currentColor", "stroke-opacity": "0.45"},
+    "read from the cache": {"fill": MASK_FILL, "stroke": MASK_FILL},
+    "computed in this step": {"fill": ROLE_COLOURS["query"], "stroke": "currentColor"},
+    "not computed": {
+        "fill": "none",
+        "stroke": "currentColor",
+        "stroke-opacity": "0.4",
+        "stroke-dasharray": "2 2",
+    },
+}
+
+
+def _attributes(attributes: dict[str, str]) -> str:
+    return "".join(f' {name}="{value}"' for name, value in attributes.items())
+
+
+def cell_grid(
+    panels: Sequence[tuple[str, Any]],
+    *,
+    kinds: Sequence[str],
+    caption: str,
+    alt: str,
+    columns: int = 2,
+    note: str = "rows: queries \u2193   columns: keys \u2192",
+) -> str:
+    """Small grids side by side, each cell drawn as one of `kinds` (keys of `CELL_KINDS`).
+
+    Each panel is `(title, codes)`, `codes` a 2-D integer array whose values index `kinds`
+    (a bool mask is `kinds[0]` for False and `kinds[1]` for True). All the cells of one kind
+    in a panel are one `<path>`: the DOM stays small however large the grid. A legend names
+    the kinds; `note` says what rows and columns are.
+    """
+    if not caption.strip() or not alt.strip():
+        raise ValueError("every figure needs a caption and alt text")
+    unknown = [k for k in kinds if k not in CELL_KINDS]
+    if unknown or not panels:
+        raise ValueError(f"cell_grid needs panels and kinds from {list(CELL_KINDS)}, got {unknown}")
+    grids = [np.asarray(codes).astype(int) for _, codes in panels]
+    for (title, _), g in zip(panels, grids, strict=True):
+        if g.ndim != 2 or g.min() < 0 or g.max() >= len(kinds):
+            raise ValueError(
+                f"panel {title!r}: codes must be 2-D with values in 0..{len(kinds) - 1}, "
+                f"got shape {g.shape}"
+            )
+    columns = max(1, min(columns, len(panels)))
+    pad = 10.0
+    panel_w = (WIDTH - pad * (columns - 1)) / columns
+    cell = min(14.0, min(panel_w / g.shape[1] for g in grids))
+    title_lines = max(title.count("\n") + 1 for title, _ in panels)
+    title_h = 15.0 * title_lines + 2
+    # each line of panels is as tall as its tallest grid
+    heights = [
+        title_h + cell * max(g.shape[0] for g in grids[r : r + columns])
+        for r in range(0, len(grids), columns)
+    ]
+    parts = [f'<text x="0" y="12" font-size="{FONT - 1}">{html.escape(note)}</text>']
+    top = 22.0
+    for n, ((title, _), g) in enumerate(zip(panels, grids, strict=True)):
+        x0 = (n % columns) * (panel_w + pad)
+        y0 = top + sum(heights[: n // columns]) + pad * (n // columns)
+        for k, line in enumerate(title.split("\n")):
+            parts.append(
+                f'<text x="{_num(x0)}" y="{_num(y0 + 12 + 15 * k)}" font-size="{FONT - 1}">'
+                f"{html.escape(line)}</text>"
+            )
+        gy = y0 + title_h
+        for code, kind in enumerate(kinds):
+            cells = np.argwhere(g == code)
+            if not len(cells):
+                continue
+            side = _num(cell - 2)
+            d = "".join(
+                f"M{_num(x0 + j * cell + 1)} {_num(gy + i * cell + 1)}h{side}v{side}h-{side}z"
+                for i, j in cells
+            )
+            parts.append(f'<path d="{d}"{_attributes(CELL_KINDS[kind])} stroke-width="1"/>')
+    y = top + sum(heights) + pad * len(heights) + 4
+    x = 0.0
+    for kind in kinds:
+        width = 18 + 6.5 * len(kind)
+        if x + width > WIDTH:
+            x, y = 0.0, y + 18
+        parts.append(
+            f'<rect x="{_num(x + 1)}" y="{_num(y)}" width="11" height="11"'
+            f"{_attributes(CELL_KINDS[kind])}/>"
+            f'<text x="{_num(x + 17)}" y="{_num(y + 10)}" font-size="{FONT - 1}">'
+            f"{html.escape(kind)}</text>"
+        )
+        x += width + 12
+    total = y + 16
+    label = html.escape(alt, quote=True)
+    svg = (
+        f'<svg role="img" aria-label="{label}" class="ar-svg ar-diagram-svg" '
+        f'xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{_num(total)}" '
+        f'viewBox="0 0 {WIDTH} {_num(total)}" font-size="{FONT}" fill="currentColor">'
+        f"<title>{html.escape(alt)}</title>{''.join(parts)}</svg>"
+    )
+    return (
+        f'<figure class="ar-figure ar-diagram">{svg}'
+        f"<figcaption>{_caption_html(caption)}</figcaption></figure>"
+    )
+
+
+def mask_grid(
+    panels: Sequence[tuple[str, Any]], *, caption: str, alt: str, columns: int = 2
+) -> str:
+    """Boolean masks (True = may attend) as a `cell_grid`: filled cells may attend, outlined
+    cells are masked. Filled versus outlined reads without colour."""
+    bools = []
+    for title, mask in panels:
+        m = np.asarray(mask)
+        if m.dtype != bool or m.ndim != 2:
+            raise ValueError(f"mask {title!r} must be a 2-D bool array, got {m.dtype} {m.shape}")
+        bools.append((title, m))
+    return cell_grid(
+        bools, kinds=["masked", "may attend"], caption=caption, alt=alt, columns=columns
+    )
+
+
+def block_table(
+    block_tables: Any,
+    seq_lens: Any,
+    *,
+    block_size: int,
+    num_blocks: int,
+    caption: str,
+    alt: str,
+    pad: int = -1,
+) -> str:
+    """Paged attention's block tables and the pool of blocks they point into (vLLM's layout).
+
+    Top: one row per sequence, its block ids in order (`pad` entries drawn as "pad"), in the
+    sequence's colour. Bottom: the pool, each block's slots filled in the colour of the
+    sequence whose tokens they hold (a block two sequences share: each slot half one colour,
+    half the other); unused slots are outlined. All from the arrays: `block_tables`
+    (N, max_blocks), `seq_lens` (N,).
+    """
+    if not caption.strip() or not alt.strip():
+        raise ValueError("every figure needs a caption and alt text")
+    tables, lens = np.asarray(block_tables), np.asarray(seq_lens)
+    if tables.ndim != 2 or lens.shape != tables.shape[:1]:
+        raise ValueError(
+            f"block_tables (N, max_blocks) and seq_lens (N,) must agree, got {tables.shape} "
+            f"and {lens.shape}"
+        )
+    N, max_blocks = tables.shape
+    if N > len(HEAD_COLOURS):
+        raise ValueError(f"at most {len(HEAD_COLOURS)} sequences can be told apart, got {N}")
+    inks = {"#0072B2": "#fff", "#D55E00": "#000"}  # text on a block: 4.5:1 or better
+    used = -(-lens // block_size)  # (N,) blocks each sequence reads
+    owners: dict[int, list[int]] = {}  # block id -> the sequences that read it
+    for n in range(N):
+        for b in range(int(used[n])):
+            owners.setdefault(int(tables[n, b]), []).append(n)
+    parts = [f'<text x="0" y="12" font-size="{FONT - 1}">block_tables: blocks in order</text>']
+    label_w, box = 104.0, min(40.0, (WIDTH - 104.0) / max_blocks)
+    y = 20.0
+    for n in range(N):
+        colour = HEAD_COLOURS[n]
+        parts.append(
+            f'<text x="0" y="{_num(y + 15)}" font-size="{FONT - 1}">'
+            f"seq {n} ({int(lens[n])} tokens)</text>"
+        )
+        for b in range(max_blocks):
+            x = label_w + b * box
+            read = b < used[n]
+            style = (
+                f'fill="{colour}" stroke="currentColor"'
+                if read
+                else 'fill="none" stroke="currentColor" stroke-opacity="0.4"'
+            )
+            text_fill = inks.get(colour, "#000") if read else "currentColor"
+            value = str(int(tables[n, b])) if read else ("pad" if tables[n, b] == pad else "?")
+            parts.append(
+                f'<rect x="{_num(x + 1)}" y="{_num(y)}" width="{_num(box - 2)}" height="20" '
+                f'{style}/><text x="{_num(x + box / 2)}" y="{_num(y + 14)}" '
+                f'text-anchor="middle" font-size="{FONT - 1}" fill="{text_fill}">{value}</text>'
+            )
+        y += 24
+    y += 14
+    parts.append(
+        f'<text x="0" y="{_num(y)}" font-size="{FONT - 1}">the pool: {num_blocks} blocks of '
+        f"{block_size} slots</text>"
+    )
+    per_row = max(1, int((WIDTH + 8) // (block_size * 12 + 8)))
+    slot = 12.0
+    fills: dict[str, list[str]] = {}  # colour -> path data of its (half) slots
+    empty: list[str] = []
+    y += 8
+    for block in range(num_blocks):
+        x0 = (block % per_row) * (block_size * slot + 8)
+        y0 = y + (block // per_row) * 34 + 14
+        parts.append(
+            f'<text x="{_num(x0 + block_size * slot / 2)}" y="{_num(y0 - 3)}" '
+            f'text-anchor="middle" font-size="{FONT - 2}">{block}</text>'
+        )
+        users = owners.get(block, [])
+        for s in range(block_size):
+            x = x0 + s * slot
+            holders = [n for n in users if list(tables[n]).index(block) * block_size + s < lens[n]]
+            if not holders:
+                empty.append(f"M{_num(x + 1)} {_num(y0)}h10v10h-10z")
+                continue
+            part = 10 / len(holders)
+            for k, n in enumerate(holders):
+                fills.setdefault(HEAD_COLOURS[n], []).append(
+                    f"M{_num(x + 1)} {_num(y0 + k * part)}h10v{_num(part)}h-10z"
+                )
+    for colour, d in fills.items():
+        parts.append(f'<path d="{"".join(d)}" fill="{colour}"/>')
+    if empty:
+        parts.append(
+            f'<path d="{"".join(empty)}" fill="none" stroke="currentColor" stroke-opacity="0.45"/>'
+        )
+    total = y + (-(-num_blocks // per_row)) * 34 + 6
     label = html.escape(alt, quote=True)
     svg = (
         f'<svg role="img" aria-label="{label}" class="ar-svg ar-diagram-svg" '

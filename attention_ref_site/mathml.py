@@ -75,6 +75,41 @@ _MTEXT_RE = re.compile(r"<mtext>([^<]*)</mtext>")
 _TEXT_ESCAPE_RE = re.compile(r"\\([_%&$#{}])")
 
 
+# \mathrm{softmax} comes out as one <mi mathvariant="normal"> per letter in an <mrow>: one
+# multi-letter <mi> is the same upright word (and 1 element, not 8, of the page's DOM).
+_UPRIGHT_LETTERS_RE = re.compile(r'<mrow>((?:<mi mathvariant="normal">[A-Za-z]</mi>){2,})</mrow>')
+_LETTER_RE = re.compile(r'<mi mathvariant="normal">([A-Za-z])</mi>')
+# An <mrow> that is the only child of <math> or <msqrt> changes nothing: their children form
+# an inferred <mrow> already (MathML Core, 3.1.3). latex2mathml wraps every formula in one.
+_INFERRED_MROW_RE = re.compile(r"(<math[^>]*>|<msqrt>)<mrow>")
+_MROW_TAG_RE = re.compile(r"<(/?)mrow>")
+
+
+def _upright_word(match: re.Match[str]) -> str:
+    return '<mi mathvariant="normal">' + "".join(_LETTER_RE.findall(match.group(1))) + "</mi>"
+
+
+def _drop_inferred_mrows(mathml: str) -> str:
+    """Remove each `<mrow>` that is the only child of a `<math>` or an `<msqrt>`."""
+    start = 0
+    while match := _INFERRED_MROW_RE.search(mathml, start):
+        parent = "math" if match.group(1).startswith("<math") else "msqrt"
+        open_at, depth = match.end() - len("<mrow>"), 0
+        for tag in _MROW_TAG_RE.finditer(mathml, open_at):
+            depth += -1 if tag.group(1) else 1
+            if depth == 0:
+                break
+        close_at = tag.start()
+        if mathml.startswith(f"</{parent}>", tag.end()):  # the mrow is the only child
+            mathml = (
+                mathml[:open_at] + mathml[open_at + len("<mrow>") : close_at] + mathml[tag.end() :]
+            )
+            start = open_at  # the former child starts here; it may hold another
+        else:
+            start = open_at + 1
+    return mathml
+
+
 def _unescape_mtext(match: re.Match[str]) -> str:
     return "<mtext>" + _TEXT_ESCAPE_RE.sub(r"\1", match.group(1)) + "</mtext>"
 
@@ -127,7 +162,8 @@ def latex_to_mathml(latex: str, *, display: bool) -> str:
     mathml = _MTEXT_RE.sub(_unescape_mtext, mathml)
     if display:
         mathml = _DISPLAY_LIMITS_RE.sub(r"<munder><mi>\1</mi>\2</munder>", mathml)
-    return _OPERATOR_NAME_RE.sub(r"<mi>\1</mi>", mathml)
+    mathml = _UPRIGHT_LETTERS_RE.sub(_upright_word, mathml)
+    return _drop_inferred_mrows(_OPERATOR_NAME_RE.sub(r"<mi>\1</mi>", mathml))
 
 
 def _display_html(latex: str, *, tag: str = "div") -> str:

@@ -98,8 +98,65 @@ def test_frames_keeps_every_frame_in_order() -> None:
     out = diagrams.frames(["<p>1</p>", "<p>2</p>"], titles=["one", "two"], start=1)
     assert out.index("<p>1</p>") < out.index("<p>2</p>")
     assert 'data-ar-start="1"' in out and out.count('class="ar-frame"') == 2
+    # the frame shown first is in the DOM; the other waits in a <noscript> (text to a browser
+    # running scripts, shown by one that runs none)
+    assert "<noscript><p>1</p></noscript>" in out and "<noscript><p>2</p>" not in out
     with pytest.raises(ValueError):
         diagrams.frames(["<p>1</p>"], titles=[])
+
+
+def test_mask_grid_draws_each_kind_of_cell_as_one_path() -> None:
+    causal = np.tril(np.ones((3, 4), bool))
+    window = np.eye(4, dtype=bool)
+    out = diagrams.mask_grid([("causal", causal), ("diagonal", window)], caption="c", alt="a")
+    paths = re.findall(r'<path d="([^"]*)" fill="([^"]*)"', out)
+    # per panel: the masked cells (outlined), then the cells that may attend (filled)
+    assert [fill for _, fill in paths] == ["none", diagrams.MASK_FILL] * 2
+    assert [d.count("M") for d, _ in paths] == [12 - 6, 6, 16 - 4, 4]
+    assert 'aria-label="a"' in out and "may attend" in out and "masked" in out
+    # the cell (i, j) sits at column j, row i: the first filled cell of "causal" is (0, 0)
+    first = re.match(r"M([\d.]+) ([\d.]+)", paths[1][0]).groups()
+    later = re.findall(r"M([\d.]+) ([\d.]+)", paths[1][0])[-1]  # (2, 2)
+    assert float(later[0]) > float(first[0]) and float(later[1]) > float(first[1])
+    assert diagrams.mask_grid([("c", ~causal)], caption="c", alt="a") != diagrams.mask_grid(
+        [("c", causal)], caption="c", alt="a"
+    )
+    with pytest.raises(ValueError, match=r"2-D bool array, got int64 \(3, 4\)"):
+        diagrams.mask_grid([("m", causal.astype(np.int64))], caption="c", alt="a")
+    with pytest.raises(ValueError, match="caption and alt"):
+        diagrams.mask_grid([("m", causal)], caption="", alt="a")
+
+
+def test_cell_grid_checks_its_codes_and_kinds() -> None:
+    codes = np.array([[0, 1, 2]])
+    kinds = ["not computed", "read from the cache", "computed in this step"]
+    out = diagrams.cell_grid([("step", codes)], kinds=kinds, caption="c", alt="a")
+    assert out.count("<path") == 3 and all(k in out for k in kinds)
+    with pytest.raises(ValueError, match=r"values in 0..1, got shape \(1, 3\)"):
+        diagrams.cell_grid([("step", codes)], kinds=kinds[:2], caption="c", alt="a")
+    with pytest.raises(ValueError, match="kinds from"):
+        diagrams.cell_grid([("step", codes)], kinds=["blue"], caption="c", alt="a")
+
+
+def test_block_table_draws_the_tables_and_who_fills_each_slot() -> None:
+    # seq 0: 6 tokens in blocks 2, 0; seq 1: shares block 2, then 3 tokens in block 1
+    tables = np.array([[2, 0, -1], [2, 1, -1]])
+    out = diagrams.block_table(tables, [6, 7], block_size=4, num_blocks=4, caption="c", alt="a")
+    texts = re.findall(r"<text[^>]*>([^<]*)</text>", out)
+    assert texts[:5] == ["block_tables: blocks in order", "seq 0 (6 tokens)", "2", "0", "pad"]
+    blue, vermillion = diagrams.HEAD_COLOURS[:2]
+    slots = {c: d.count("M") for d, c in re.findall(r'<path d="([^"]*)" fill="(#\w+)"', out)}
+    # block 2 (4 slots) holds both sequences' first tokens: a half slot of each colour
+    assert slots == {blue: 4 + 2, vermillion: 4 + 3}
+    empty = re.search(r'<path d="([^"]*)" fill="none"', out).group(1)
+    assert empty.count("M") == 2 + 1 + 4  # the ends of blocks 0 and 1, all of block 3
+    with pytest.raises(ValueError, match=r"must agree, got \(2, 3\) and \(3,\)"):
+        diagrams.block_table(tables, [6, 7, 1], block_size=4, num_blocks=4, caption="c", alt="a")
+
+
+def test_mask_figure_draws_each_kind_of_cell_as_one_path() -> None:
+    out = figures.mask_figure(np.tril(np.ones((32, 32), bool)), caption="c", alt="a")
+    assert out.count("<path") < 20  # two compound paths, the legend's and the axes' own
 
 
 def test_head_view_draws_one_line_per_weight_above_the_threshold() -> None:
@@ -116,19 +173,29 @@ def test_head_view_draws_one_line_per_weight_above_the_threshold() -> None:
         diagrams.head_view(w[0], queries=["a"], keys=["x"], heads=["h"], caption="c", alt="a")
 
 
-def test_lazy_code_keeps_the_text_and_only_touches_closed_blocks() -> None:
-    from attention_ref_site.lazy_code import defer_closed_code
+def test_lazy_code_keeps_the_text_of_every_listing() -> None:
+    from attention_ref_site.lazy_code import defer_code
 
     block = (
         '<div class="highlight"><pre><span></span><code><span class="n">a</span>'
         '<span class="o">&lt;</span> <span class="s">"&amp;"</span>\n</code></pre></div>'
     )
-    closed = f"<details class='example'><summary>s</summary>{block}</details>"
-    out = defer_closed_code(closed)
-    plain = out.split("<code>")[1].split("</code>")[0]
-    assert plain == 'a&lt; "&amp;"\n'  # the characters, still escaped
-    assert '<template class="ar-code"><span class="n">a</span>' in out
-    assert out.endswith("</template></pre></div></details>")
-    opened = closed.replace("<details class='example'>", '<details class="example" open>')
-    assert defer_closed_code(opened) == opened
-    assert defer_closed_code(block) == block  # not in a <details>
+    for html_in in (block, f"<details class='example'><summary>s</summary>{block}</details>"):
+        out = defer_code(html_in)
+        plain = out.split("<code>")[1].split("</code>")[0]
+        assert plain == 'a&lt; "&amp;"\n'  # the characters, still escaped
+        assert '<template class="ar-code"><span class="n">a</span>' in out
+        assert "</template></pre></div>" in out
+        assert out.endswith(html_in[html_in.index("</pre></div>") + len("</pre></div>") :])
+    unhighlighted = "<pre><span></span><code>plain\n</code></pre>"
+    assert defer_code(unhighlighted) == unhighlighted  # nothing to defer
+    # mkdocstrings' source listing: numbers plain for good, the code deferred
+    table = (
+        '<table class="highlighttable"><tr><td class="linenos"><div class="linenodiv"><pre>'
+        '<span></span><span class="normal"> 9</span>\n<span class="normal">10</span></pre>'
+        '</div></td><td class="code"><div><pre><span></span><code><span class="k">if</span> x'
+        "\n</code></pre></div></td></tr></table>"
+    )
+    out = defer_code(table)
+    assert '<div class="linenodiv"><pre class="ar-plain"> 9\n10</pre>' in out
+    assert '<code>if x\n</code><template class="ar-code"><span class="k">if</span>' in out

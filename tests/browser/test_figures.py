@@ -246,3 +246,37 @@ def test_code_in_a_closed_block_is_highlighted_when_opened(new_tab: Any) -> None
     assert code.text_content() == plain  # the same characters, now highlighted
     assert block.query_selector("template.ar-code") is None
     _clean(tab)
+
+
+def test_code_far_below_is_highlighted_when_scrolled_to(new_tab: Any) -> None:
+    """A listing out of view loads as plain text and gets its spans once it is scrolled to."""
+    tab = new_tab("light")
+    tab.goto("reference/attention/")
+    page = tab.page
+    # the last listing still waiting that is not in a closed block (the source listings are)
+    pre = page.evaluate_handle(
+        "() => [...document.querySelectorAll('.md-typeset pre')].filter((p) =>"
+        " p.querySelector(':scope > template.ar-code') && !p.closest('details:not([open])')"
+        ").pop() || null"
+    ).as_element()
+    assert pre is not None, "every listing was highlighted at once"
+    assert pre.evaluate("(p) => p.getBoundingClientRect().top > 2 * innerHeight")  # far below
+    code = pre.query_selector("code")
+    plain = code.text_content()
+    assert plain.strip() and code.query_selector("span") is None
+    pre.scroll_into_view_if_needed()
+    page.wait_for_function("(c) => c.querySelector('span') !== null", arg=code)
+    assert code.text_content() == plain  # the same characters, now highlighted
+    assert pre.query_selector("template.ar-code") is None
+    _clean(tab)
+
+
+def test_an_old_api_address_leads_to_the_objects_page(new_tab: Any) -> None:
+    """0.2's API reference was one page; its addresses (reference/#attention_ref.KVCache)
+    are in readers' bookmarks and other sites' links."""
+    tab = new_tab("light")
+    tab.goto("reference/#attention_ref.KVCache")
+    page = tab.page
+    page.wait_for_url("**/reference/generation/#attention_ref.KVCache")
+    assert page.locator("[id='attention_ref.KVCache']").count() == 1
+    _clean(tab)

@@ -9,15 +9,21 @@
  * One focusable element per figure and a few SVG rectangles, however many cells.
  *
  * Stepped figures (<div class="ar-frames">, see attention_ref_site.diagrams): every frame is
- * in the page; this script shows one at a time, with Previous / Next buttons or a slider.
+ * in the page, all but the first as the text of a <noscript> that this script parses when
+ * the frame is shown; it shows one at a time, with Previous / Next buttons or a slider.
  *
  * Head views (<figure data-ar-headview>, attention_ref_site.diagrams.head_view): buttons pick
  * one head or all; pointing at a query token, or focusing the figure and pressing the up and
  * down arrows, keeps only that token's lines, and the live region reads the weights the build
  * wrote for it.
  *
- * Code in closed <details> (attention_ref_site/lazy_code.py): the page holds it as plain
- * text, with Pygments' highlighted spans in a <template>; opening the block puts them in.
+ * Highlighted code (attention_ref_site/lazy_code.py): the page holds every listing as plain
+ * text, with Pygments' highlighted spans in a <template>. A listing gets its spans when it
+ * comes within a quarter of a screen of the viewport, or when the closed <details> holding
+ * it is opened.
+ *
+ * An address of the one-page API reference of 0.2 (reference/#attention_ref.X) is sent on to
+ * the object's page.
  *
  * Without JavaScript every figure is the complete static SVG (and every frame is shown).
  */
@@ -233,6 +239,12 @@
 
     function go(k) {
       current = Math.max(0, Math.min(items.length - 1, k));
+      // a frame not yet shown is the text of a <noscript> (diagrams.frames): parse it now
+      var waiting = items[current].querySelector(":scope > noscript");
+      if (waiting) {
+        items[current].innerHTML = waiting.textContent;
+        enhance(items[current]);
+      }
       items.forEach(function (item, n) { item.hidden = n !== current; });
       var title = items[current].getAttribute("data-ar-title") || "";
       status.textContent = label + " " + (current + 1) + " of " + items.length +
@@ -344,14 +356,54 @@
     });
   }
 
-  function init() {
+  function lazyCode() {
+    var listings = Array.prototype.map.call(
+      document.querySelectorAll(".md-typeset pre > template.ar-code"),
+      function (t) { return t.parentNode; }
+    );
+    if (!("IntersectionObserver" in window)) {
+      listings.forEach(highlightCode);
+      return;
+    }
+    // A listing in a closed <details> has no box, so it never intersects: the toggle does it.
+    var observer = new IntersectionObserver(function (entries) {
+      entries.forEach(function (entry) {
+        if (!entry.isIntersecting) return;
+        observer.unobserve(entry.target);
+        highlightCode(entry.target);
+      });
+    }, { rootMargin: "25% 0px" });
+    listings.forEach(function (pre) { observer.observe(pre); });
     Array.prototype.forEach.call(document.querySelectorAll(".md-typeset details"), function (d) {
-      if (d.open) highlightCode(d);
       d.addEventListener("toggle", function () { if (d.open) highlightCode(d); });
     });
-    Array.prototype.forEach.call(document.querySelectorAll("figure[data-ar-heatmap]"), heatmap);
-    Array.prototype.forEach.call(document.querySelectorAll(".ar-frames"), frames);
-    Array.prototype.forEach.call(document.querySelectorAll("figure[data-ar-headview]"), headView);
+  }
+
+  // The API reference was one page: an old address of an object (reference/#attention_ref.X)
+  // goes on to the object's page, through the link to it on this page (the overview's table).
+  function oldAnchor() {
+    var id = decodeURIComponent(location.hash.slice(1));
+    if (id.indexOf("attention_ref.") !== 0 || document.getElementById(id)) return;
+    var links = document.querySelectorAll(".md-typeset a[href]");
+    for (var i = 0; i < links.length; i++) {
+      if (decodeURIComponent(links[i].hash) === "#" + id) {
+        location.replace(links[i].href);
+        return;
+      }
+    }
+  }
+
+  function init() {
+    oldAnchor();
+    lazyCode();
+    enhance(document);
+  }
+
+  // the explorable figures under root (the page, or a frame just parsed)
+  function enhance(root) {
+    Array.prototype.forEach.call(root.querySelectorAll("figure[data-ar-heatmap]"), heatmap);
+    Array.prototype.forEach.call(root.querySelectorAll(".ar-frames"), frames);
+    Array.prototype.forEach.call(root.querySelectorAll("figure[data-ar-headview]"), headView);
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);

@@ -1,49 +1,38 @@
-# The masks of the page, side by side: one panel per mask_mod, drawn from the mod itself.
-import matplotlib.pyplot as plt
+# The masks of the page, drawn from the mods themselves: each panel is what the mask_mod
+# returns on the whole index arrays, with the property that defines it asserted first.
+from attention_ref_site import diagrams
 
-from attention_ref_site.figures import FOREGROUND
 
-fill = plt.get_cmap("cividis")(0.85)  # as mask_figure: visible on light and dark pages
-L = S = 10
-q_idx, kv_idx = np.arange(L)[:, None], np.arange(S)[None, :]
-doc_ids = np.array([0, 0, 0, 0, 1, 1, 1, 2, 2, 2])
-panels = {
-    "causal()": ar.mods.causal(),
-    "sliding_window(3)": ar.mods.sliding_window(3),
-    "prefix_lm(4)": ar.mods.prefix_lm(4),
-    "and_masks(causal(),\ndocument(ids))": ar.mods.and_masks(
-        ar.mods.causal(), ar.mods.document(doc_ids)
-    ),
-}
-masks = {name: np.broadcast_to(mod(0, 0, q_idx, kv_idx), (L, S)) for name, mod in panels.items()}
-fig, axes = new_figure(ncols=4, figsize=(7.6, 2.6))
-for ax, (name, mask) in zip(axes, masks.items(), strict=True):
-    for (i, j), allowed in np.ndenumerate(mask):
-        ax.add_patch(plt.Rectangle(
-            (j - 0.45, i - 0.45), 0.9, 0.9, linewidth=0.6, alpha=1.0 if allowed else 0.45,
-            facecolor=fill if allowed else "none", edgecolor=fill if allowed else FOREGROUND,
-        ))
-    ax.set_xlim(-0.5, S - 0.5)
-    ax.set_ylim(L - 0.5, -0.5)
-    ax.set_aspect("equal")
-    ax.set_xticks([])
-    ax.set_yticks([])
-    ax.spines[:].set_visible(False)
-    ax.set_xlabel(name, fontsize=8.5)
-axes[0].set_ylabel("query →")
-axes[0].set_title("key →", fontsize=8.5, loc="left")
-seen = {name: mask.sum(axis=1).tolist() for name, mask in masks.items()}
-assert seen["sliding_window(3)"] == [1, 2, 3, 4, 4, 4, 4, 4, 4, 4]
-assert seen["prefix_lm(4)"] == [4, 4, 4, 4, 5, 6, 7, 8, 9, 10]
-assert seen["and_masks(causal(),\ndocument(ids))"] == [1, 2, 3, 4, 1, 2, 3, 1, 2, 3]
-print(figure_html(
-    fig,
-    caption="Four mask_mods on 10 queries by 10 keys (filled: may attend), each drawn by "
-    "calling the mod on the whole index arrays. Left to right: causal; a sliding window of "
-    "3 keys back (4 keys seen); a prefix of 4 seen by everyone; causal within three packed "
-    "documents of 4, 3 and 3 tokens.",
-    alt="Four 10 by 10 grids. Causal: a lower triangle. Sliding window: a band of width 4 "
-    f"along the diagonal, rows see {seen['sliding_window(3)']} keys. Prefix-LM: the first "
-    f"4 columns filled for every row, then a triangle; rows see {seen['prefix_lm(4)']} "
-    "keys. Documents: three small triangles along the diagonal.",
+def mask_of(mod, L, S):
+    q_idx, kv_idx = np.arange(L)[:, None], np.arange(S)[None, :]
+    return np.broadcast_to(mod(0, 0, q_idx, kv_idx), (L, S))
+
+
+i, j = np.indices((10, 10))  # query and key index of every cell
+doc = np.array([0, 0, 0, 0, 1, 1, 1, 2, 2, 2])
+top_left = mask_of(ar.mods.causal(), 4, 10)
+bottom_right = mask_of(ar.mods.causal(10 - 4), 4, 10)
+window = mask_of(ar.mods.sliding_window(3), 10, 10)
+prefix = mask_of(ar.mods.prefix_lm(4), 10, 10)
+docs = mask_of(ar.mods.and_masks(ar.mods.causal(), ar.mods.document(doc)), 10, 10)
+assert top_left.sum(axis=1).tolist() == [1, 2, 3, 4]  # query i sees keys 0..i
+assert bottom_right[-1].all()  # the last query is the last position: it sees every key
+assert np.array_equal(bottom_right, np.tril(np.ones((4, 10), bool), k=10 - 4))
+assert np.array_equal(window, (i - 3 <= j) & (j <= i))  # itself and 3 keys back
+assert np.array_equal(prefix, (j < 4) | (j <= i))  # the prefix is seen by all
+assert np.array_equal(docs, (doc[i] == doc[j]) & (j <= i))  # causal, own document only
+print(diagrams.mask_grid(
+    [("causal(): top-left,\nL = 4, S = 10", top_left),
+     ("causal(S - L):\nbottom-right", bottom_right),
+     ("sliding_window(3)", window), ("prefix_lm(4)", prefix),
+     ("and_masks(causal(),\ndocument(ids))", docs)],
+    caption="The masks of this page, each drawn by calling the mod on the whole index "
+    "arrays. Causal with 4 new queries and 10 keys, aligned top-left and bottom-right; "
+    "a sliding window of 3 keys back (4 keys seen); a prefix of 4 seen by everyone; "
+    "causal within three packed documents of 4, 3 and 3 tokens.",
+    alt="Five grids of filled (may attend) and outlined (masked) cells. Causal top-left, "
+    "4 rows by 10 keys: row i fills keys 0 to i. Causal bottom-right: row i fills keys 0 "
+    "to i + 6, the last row all 10. Sliding window: a band 4 wide along the diagonal. "
+    "Prefix-LM: the first 4 columns filled in every row, then a triangle. Documents: "
+    "three small triangles along the diagonal.",
 ))
