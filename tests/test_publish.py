@@ -455,6 +455,9 @@ def test_cffconvert_agrees_on_title_and_year() -> None:
 
 def _cite_page_bibtex(site: Path) -> list[str]:
     page = (site / "cite" / "index.html").read_text()
+    # a listing's highlighted copy waits in a <template> (attention_ref_site/lazy_code.py):
+    # not part of the text a reader sees or copies
+    page = re.sub(r"<template[^>]*>.*?</template>", "", page, flags=re.DOTALL)
     blocks = [
         html.unescape(re.sub(r"<[^>]+>", "", body))
         for body in re.findall(r"<pre[^>]*>(.*?)</pre>", page, re.DOTALL)
