@@ -5,7 +5,11 @@ the DOM (Lighthouse flags pages over 1,400 elements; a phone pays for each one i
 layout, whether or not the reader ever scrolls to the listing or opens the collapsed block
 that holds it). This hook rewrites each highlighted block of a page to
 
-    <pre><span></span><code>the plain text</code><template class="ar-code">spans</template></pre>
+    <pre><span></span><code>the plain text</code>
+    <template class="ar-code" data-search-exclude>spans</template></pre>
+
+(on one line; `data-search-exclude` keeps the spans' text out of Material's search index,
+which indexes the plain text once)
 
 The plain text is the same characters, so it reads, copies (Material's copy button copies
 the `<code>`'s text) and is found by the browser's find-in-page exactly as before; the
@@ -43,7 +47,9 @@ def _defer(match: re.Match[str]) -> str:
     if "<span" not in inner:
         return match.group(0)
     return (
-        f'{head}{_plain(inner)}</code><template class="ar-code">{inner}</template>'
+        f"{head}{_plain(inner)}</code>"
+        # data-search-exclude: Material's search indexes the text once, from the <code>
+        f'<template class="ar-code" data-search-exclude>{inner}</template>'
         f"{tail.removeprefix('</code>')}"
     )
 
@@ -55,7 +61,15 @@ def _plain_linenos(match: re.Match[str]) -> str:
 
 
 def defer_code(content: str) -> str:
-    """Rewrite every highlighted block of a page's content (and plain line numbers)."""
+    """Rewrite every highlighted block of a page's content (and plain line numbers).
+
+    A listing with line numbers (the API pages' "Source code in ..." blocks, the only ones)
+    is left out of Material's search index (`data-search-exclude`): the docstrings above it
+    are what a reader searches, and the sources were half of the index every page loads.
+    """
+    content = content.replace(
+        '<table class="highlighttable">', '<table class="highlighttable" data-search-exclude>'
+    )
     return _LINENOS_RE.sub(_plain_linenos, _BLOCK_RE.sub(_defer, content))
 
 

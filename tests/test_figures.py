@@ -184,7 +184,7 @@ def test_lazy_code_keeps_the_text_of_every_listing() -> None:
         out = defer_code(html_in)
         plain = out.split("<code>")[1].split("</code>")[0]
         assert plain == 'a&lt; "&amp;"\n'  # the characters, still escaped
-        assert '<template class="ar-code"><span class="n">a</span>' in out
+        assert '<template class="ar-code" data-search-exclude><span class="n">a</span>' in out
         assert "</template></pre></div>" in out
         assert out.endswith(html_in[html_in.index("</pre></div>") + len("</pre></div>") :])
     unhighlighted = "<pre><span></span><code>plain\n</code></pre>"
@@ -198,4 +198,7 @@ def test_lazy_code_keeps_the_text_of_every_listing() -> None:
     )
     out = defer_code(table)
     assert '<div class="linenodiv"><pre class="ar-plain"> 9\n10</pre>' in out
-    assert '<code>if x\n</code><template class="ar-code"><span class="k">if</span>' in out
+    template = '<template class="ar-code" data-search-exclude><span class="k">if</span>'
+    assert f"<code>if x\n</code>{template}" in out
+    # a source listing (the only listings with line numbers) is left out of search
+    assert '<table class="highlighttable" data-search-exclude>' in out
