@@ -619,7 +619,6 @@ def _raise_shifts(
     them at the floor before `exp2`.
     """
     E = q_t.shape[1] - 1
-    n = len(s)
     if hidden is not None and not hidden_inf:
         np.copyto(s, -np.inf, where=hidden)
     top = _row_max(s)  # (n,) -inf: every key of the row hidden here
@@ -633,7 +632,7 @@ def _raise_shifts(
         acc[r0 + up] *= np.exp2(-e)[:, None]
         m[r0 + up] += e
         q_t[r0 + up, E] = -m[r0 + up]
-    return finite and n > 0
+    return finite
 
 
 # --- the backward pass -----------------------------------------------------------------------
