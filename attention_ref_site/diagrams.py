@@ -157,6 +157,25 @@ class _Placed:
         return self.x + self.w / 2
 
 
+def _svg_root(body: str, height: float, alt: str) -> str:
+    """The `<svg>` element of a diagram: `WIDTH` wide, `height` high, `alt` as its name."""
+    return (
+        f'<svg role="img" aria-label="{html.escape(alt, quote=True)}" '
+        'class="ar-svg ar-diagram-svg" '
+        f'xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{_num(height)}" '
+        f'viewBox="0 0 {WIDTH} {_num(height)}" font-size="{FONT}" fill="currentColor">'
+        f"<title>{html.escape(alt)}</title>{body}</svg>"
+    )
+
+
+def _figure(svg: str, caption: str) -> str:
+    """A diagram's `<svg>` in its `<figure>`, with its caption."""
+    return (
+        f'<figure class="ar-figure ar-diagram">{svg}'
+        f"<figcaption>{_caption_html(caption)}</figcaption></figure>"
+    )
+
+
 def _block_size(array: Any) -> tuple[float, float, int, int]:
     if array is None:
         return 60.0, 14.0, 0, 0
@@ -286,13 +305,7 @@ def _svg(nodes: Sequence[Node], edges: Sequence[Edge], alt: str) -> str:
         parts += _draw_edge(placed[e.source], placed[e.target], e.label)
     for p in placed.values():
         parts += _draw_block(p)
-    label = html.escape(alt, quote=True)
-    return (
-        f'<svg role="img" aria-label="{label}" class="ar-svg ar-diagram-svg" '
-        f'xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{_num(total_h)}" '
-        f'viewBox="0 0 {WIDTH} {_num(total_h)}" font-size="{FONT}" fill="currentColor">'
-        f"<title>{html.escape(alt)}</title>{''.join(parts)}</svg>"
-    )
+    return _svg_root("".join(parts), total_h, alt)
 
 
 def flow(nodes: Sequence[Node], edges: Sequence[Edge], *, caption: str, alt: str) -> str:
@@ -317,10 +330,7 @@ def flow(nodes: Sequence[Node], edges: Sequence[Edge], *, caption: str, alt: str
     if not caption.strip() or not alt.strip():
         raise ValueError("every figure needs a caption and alt text")
     svg = _svg(nodes, edges, alt)
-    return (
-        f'<figure class="ar-figure ar-diagram">{svg}'
-        f"<figcaption>{_caption_html(caption)}</figcaption></figure>"
-    )
+    return _figure(svg, caption)
 
 
 def frames(
@@ -422,17 +432,8 @@ def blocks_frame(
         y += 17
         parts.append(f'<text x="4" y="{_num(y)}">{_rich(line)}</text>')
     height = y + 6
-    label = html.escape(alt, quote=True)
-    svg = (
-        f'<svg role="img" aria-label="{label}" class="ar-svg ar-diagram-svg" '
-        f'xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{_num(height)}" '
-        f'viewBox="0 0 {WIDTH} {_num(height)}" font-size="{FONT}" fill="currentColor">'
-        f"<title>{html.escape(alt)}</title>{''.join(parts)}</svg>"
-    )
-    return (
-        f'<figure class="ar-figure ar-diagram">{svg}'
-        f"<figcaption>{_caption_html(caption)}</figcaption></figure>"
-    )
+    svg = _svg_root("".join(parts), height, alt)
+    return _figure(svg, caption)
 
 
 def bars(
@@ -482,17 +483,8 @@ def bars(
         y += 17
         parts.append(f'<text x="4" y="{_num(y)}">{_rich(line)}</text>')
     total = y + 6
-    label = html.escape(alt, quote=True)
-    svg = (
-        f'<svg role="img" aria-label="{label}" class="ar-svg ar-diagram-svg" '
-        f'xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{_num(total)}" '
-        f'viewBox="0 0 {WIDTH} {_num(total)}" font-size="{FONT}" fill="currentColor">'
-        f"<title>{html.escape(alt)}</title>{''.join(parts)}</svg>"
-    )
-    return (
-        f'<figure class="ar-figure ar-diagram">{svg}'
-        f"<figcaption>{_caption_html(caption)}</figcaption></figure>"
-    )
+    svg = _svg_root("".join(parts), total, alt)
+    return _figure(svg, caption)
 
 
 # cividis' light end, as figures.mask_figure: it stands out on both the light and the dark page
@@ -593,17 +585,8 @@ def cell_grid(
         )
         x += width + 12
     total = y + 16
-    label = html.escape(alt, quote=True)
-    svg = (
-        f'<svg role="img" aria-label="{label}" class="ar-svg ar-diagram-svg" '
-        f'xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{_num(total)}" '
-        f'viewBox="0 0 {WIDTH} {_num(total)}" font-size="{FONT}" fill="currentColor">'
-        f"<title>{html.escape(alt)}</title>{''.join(parts)}</svg>"
-    )
-    return (
-        f'<figure class="ar-figure ar-diagram">{svg}'
-        f"<figcaption>{_caption_html(caption)}</figcaption></figure>"
-    )
+    svg = _svg_root("".join(parts), total, alt)
+    return _figure(svg, caption)
 
 
 def mask_grid(
@@ -718,17 +701,8 @@ def block_table(
             f'<path d="{"".join(empty)}" fill="none" stroke="currentColor" stroke-opacity="0.45"/>'
         )
     total = y + (-(-num_blocks // per_row)) * 34 + 6
-    label = html.escape(alt, quote=True)
-    svg = (
-        f'<svg role="img" aria-label="{label}" class="ar-svg ar-diagram-svg" '
-        f'xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{_num(total)}" '
-        f'viewBox="0 0 {WIDTH} {_num(total)}" font-size="{FONT}" fill="currentColor">'
-        f"<title>{html.escape(alt)}</title>{''.join(parts)}</svg>"
-    )
-    return (
-        f'<figure class="ar-figure ar-diagram">{svg}'
-        f"<figcaption>{_caption_html(caption)}</figcaption></figure>"
-    )
+    svg = _svg_root("".join(parts), total, alt)
+    return _figure(svg, caption)
 
 
 HEAD_COLOURS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9"]
@@ -819,14 +793,8 @@ def head_view(
         {"heads": list(heads), "text": texts}, ensure_ascii=False, separators=(",", ":")
     )
     escaped = html.escape(data, quote=False).replace("'", "&#39;")
-    label = html.escape(alt, quote=True)
-    svg = (
-        f'<svg role="img" aria-label="{label}" class="ar-svg ar-diagram-svg" '
-        f'xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{_num(height)}" '
-        f'viewBox="0 0 {WIDTH} {_num(height)}" font-size="{FONT}" fill="currentColor">'
-        f'<title>{html.escape(alt)}</title><g fill="none">{"".join(lines)}</g>'
-        f"{''.join(tokens)}</svg>"
-    )
+    body = f'<g fill="none">{"".join(lines)}</g>{"".join(tokens)}'
+    svg = _svg_root(body, height, alt)
     return (
         f"<figure class=\"ar-figure ar-diagram ar-headview\" data-ar-headview='{escaped}'>{svg}"
         f"<figcaption>{_caption_html(caption)}</figcaption></figure>"
