@@ -75,6 +75,35 @@ def test_search_finds(new_tab: Any, base_url: str, query: str, expected: str) ->
     _clean(tab)
 
 
+def test_search_index_loads_when_a_reader_reaches_for_search(new_tab: Any) -> None:
+    """The search index (~150 KB gzipped) is not fetched with the page but when search is
+    wanted (overrides/partials/search-on-demand.html); the keyboard shortcut still finds."""
+    tab = new_tab("light")
+    page = tab.page
+    fetched: list[str] = []
+    page.on("request", lambda r: fetched.append(r.url))
+    tab.goto("masks/")
+    tab.settle()
+    page.wait_for_timeout(500)
+    assert not [u for u in fetched if "search_index" in u], "the index loaded with the page"
+    page.keyboard.press("/")  # Material's shortcut: focus the search field
+    page.keyboard.type("causal", delay=20)
+    page.wait_for_function(
+        "document.querySelectorAll('" + SEARCH_LINKS + "').length > 0", timeout=15_000
+    )
+    assert [u for u in fetched if u.endswith("/search/search_index.json")]
+    _clean(tab)
+
+
+def test_search_result_highlights_its_terms(new_tab: Any) -> None:
+    """A search result's link carries `?h=` (search.highlight): the page it opens loads the
+    index at once and marks the terms."""
+    tab = new_tab("light")
+    tab.goto("masks/?h=causal")
+    tab.page.wait_for_function("document.querySelectorAll('.md-content mark').length > 0")
+    _clean(tab)
+
+
 def test_copy_button_copies_the_code(new_tab: Any, base_url: str) -> None:
     tab = new_tab("light", permissions=["clipboard-read", "clipboard-write"])
     tab.goto("formula/")  # the article's code blocks are inside closed expansions
