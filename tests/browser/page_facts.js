@@ -264,6 +264,18 @@ async () => {
 
   // ---- Code blocks ----------------------------------------------------------------------------
   const codeBlocks = [...document.querySelectorAll(".md-typeset pre > code")];
+  // Material mounts a code block (its copy button, its overflow check) when it comes into
+  // view (mkdocs.yml: content.lazy): bring each one into view, as a reader scrolling through
+  // the page would, and give the mount up to a second.
+  const frame = () => new Promise((resolve) => requestAnimationFrame(resolve));
+  const hasCopy = (code) => code.parentElement.querySelector("button[data-clipboard-target]");
+  for (const code of codeBlocks) {
+    code.scrollIntoView({ block: "center" });
+    await frame();
+    await frame();
+  }
+  for (let waited = 0; waited < 60 && !codeBlocks.every(hasCopy); waited++) await frame();
+  window.scrollTo(0, 0);
   const withoutCopy = codeBlocks
     .filter((code) => !code.parentElement.querySelector("button[data-clipboard-target]"))
     .map((code) => label(code));
