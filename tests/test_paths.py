@@ -289,3 +289,21 @@ def test_one_worker_or_several_give_the_same_result(rng, causal):
     for g3, g1 in zip(grads[1], grads[0], strict=True):
         _close(g3, g1)
     assert _tiles.default_workers() >= 1
+
+
+def test_causal_tile_masks_are_shared_read_only_and_bounded() -> None:
+    """The causal mask's diagonal tiles are made once per call and shared by the heads'
+    threads (read-only); the backward pass's wide blocks are not kept past the budget."""
+    from attention_ref import _tiles
+
+    masks = _tiles._CausalMask(4096, 4096)
+    keep, bias = masks.tile((0, 0), 1024, 2048, 1024, 1280)
+    assert bias is None and not keep.flags.writeable
+    assert np.array_equal(keep, np.tri(1024, 256, 0, dtype=bool))
+    assert masks.tile((0, 3), 1024, 2048, 1024, 1280)[0] is keep  # another head, same tile
+    assert masks.tile((0, 0), 0, 1024, 0, 1024)[0] is not keep
+    for i0 in range(0, 4096, 512):  # the backward pass: each block of queries by every key
+        block, _ = masks.tile((0, 0), i0, i0 + 512, 0, i0 + 512)
+        assert np.array_equal(block, np.tri(512, i0 + 512, i0, dtype=bool))
+    assert masks._kept <= _tiles._CAUSAL_TILES_KEPT
+    assert sum(a.nbytes for a in masks._tiles.values()) == masks._kept
