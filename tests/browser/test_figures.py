@@ -264,10 +264,34 @@ def test_code_far_below_is_highlighted_when_scrolled_to(new_tab: Any) -> None:
     code = pre.query_selector("code")
     plain = code.text_content()
     assert plain.strip() and code.query_selector("span") is None
-    pre.scroll_into_view_if_needed()
+    page.mouse.move(640, 400)
+    for _ in range(200):  # scroll down as a reader does (objects render as they near the screen)
+        if pre.evaluate("(p) => p.getBoundingClientRect().top < innerHeight"):
+            break
+        page.mouse.wheel(0, 300)
+        page.wait_for_timeout(20)
     page.wait_for_function("(c) => c.querySelector('span') !== null", arg=code)
     assert code.text_content() == plain  # the same characters, now highlighted
     assert pre.query_selector("template.ar-code") is None
+    _clean(tab)
+
+
+@pytest.mark.parametrize("anchor", ["attention_ref.KVCache.update", "attention_ref.KVCache.length"])
+def test_a_link_to_a_member_lands_on_it(new_tab: Any, anchor: str) -> None:
+    """A method's heading sits inside its class's documentation, which renders only as it
+    nears the screen (site.css: content-visibility): the link still lands on the heading."""
+    tab = new_tab("light")
+    tab.goto(f"reference/generation/#{anchor}")
+    page = tab.page
+    landed = (
+        "(id) => { const r = document.getElementById(id).getBoundingClientRect();"
+        " return r.top >= 0 && r.top < 150; }"
+    )
+    page.wait_for_function(landed, arg=anchor, timeout=5_000)
+    page.wait_for_timeout(500)  # and stays there
+    assert page.evaluate(landed, anchor), page.evaluate(
+        "(id) => document.getElementById(id).getBoundingClientRect().top", anchor
+    )
     _clean(tab)
 
 

@@ -393,8 +393,34 @@
     }
   }
 
+  // The API reference renders an object's documentation only as it nears the screen
+  // (site.css: content-visibility), so the browser's jump to an anchor inside one (a class's
+  // method: #attention_ref.KVCache.update) can stop short while the blocks are still at their
+  // estimated heights, and they change as they render. After the page has loaded (and after
+  // a jump within it), jump again on each of the next frames for half a second, unless the
+  // reader scrolls, types or touches first.
+  function settleAnchor() {
+    var id = decodeURIComponent(location.hash.slice(1));
+    var target = id ? document.getElementById(id) : null;
+    if (!target || !target.closest(".doc-contents")) return;
+    var stopped = false;
+    var frames = 0;
+    var stop = function () { stopped = true; };
+    ["wheel", "touchstart", "keydown", "pointerdown"].forEach(function (type) {
+      window.addEventListener(type, stop, { once: true, passive: true });
+    });
+    (function step() {
+      if (stopped) return;
+      target.scrollIntoView();
+      if (++frames < 30) requestAnimationFrame(step);
+    })();
+  }
+
   function init() {
     oldAnchor();
+    if (document.readyState === "complete") settleAnchor();
+    else window.addEventListener("load", settleAnchor);
+    window.addEventListener("hashchange", settleAnchor);
     lazyCode();
     enhance(document);
   }
