@@ -173,7 +173,7 @@ class TileMasks:
         return None, None
 
 
-#: Bytes of causal tile masks kept per call: the forward pass's diagonal tiles (1 MiB at
+#: Bytes of causal tile masks kept per call: the forward pass's diagonal tiles (640 KiB at
 #: the default tiles) fit; the backward pass's blocks of every key grow with S and are made
 #: anew beyond this.
 _CAUSAL_TILES_KEPT = 4 * 2**20
@@ -374,10 +374,12 @@ def _exp2_(
     r"""`s = 2**clip(s, floor, ceil)` in place, with the hidden entries 0 (None: no bound).
 
     With `exact=False` the terms are multiplied by the visible entries, `keep` if given
-    (`~hidden`), else `hidden` inverted in place (so no longer usable): ten times as fast as
-    `copyto` with `where=`, and no array allocated per tile. That leaves NaN where a hidden
-    score was NaN or $+\infty$ (inputs with inf or NaN): the forward pass finds such rows by
-    their sums and computes them again exactly (`_move_shift`).
+    (`~hidden`), else `hidden` inverted in place (so no longer usable), and no array is
+    allocated per tile. On an irregular mask this is 10 to 20 times as fast as `copyto` with
+    `where=` (a 1024 x 256 float32 tile: 55 us against 0.5 to 1.3 ms); on a causal tile the
+    two cost about the same (55 and 37 us). That leaves NaN where a hidden score was NaN or
+    $+\infty$ (inputs with inf or NaN): the forward pass finds such rows by their sums and
+    computes them again exactly (`_move_shift`).
     """
     if floor is not None and ceil is not None:
         np.clip(s, floor, ceil, out=s)
