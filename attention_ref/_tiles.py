@@ -190,7 +190,6 @@ class _CausalMask(TileMasks):
         # every head and query block (with the engine's query_range, four shapes for a
         # 1024 x 256 tiling). Made once per call, read-only, shared by the heads' threads.
         self._tiles: dict[tuple[int, int, int], np.ndarray] = {}
-        self._kept = 0  # their bytes
 
     def key_range(self, head: Head, i0: int, i1: int) -> tuple[int, int]:
         return 0, max(0, min(self.S, i1 + self.offset))
@@ -208,9 +207,9 @@ class _CausalMask(TileMasks):
         if keep is None:
             keep = np.tri(*shape, dtype=bool)
             keep.flags.writeable = False
-            if self._kept + keep.nbytes <= _CAUSAL_TILES_KEPT:  # else made anew each time
+            kept = sum(tile.nbytes for tile in self._tiles.values())
+            if kept + keep.nbytes <= _CAUSAL_TILES_KEPT:  # else made anew each time
                 self._tiles[shape] = keep
-                self._kept += keep.nbytes
         return keep, None
 
 

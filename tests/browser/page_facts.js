@@ -277,7 +277,7 @@ async () => {
   for (let waited = 0; waited < 60 && !codeBlocks.every(hasCopy); waited++) await frame();
   window.scrollTo(0, 0);
   const withoutCopy = codeBlocks
-    .filter((code) => !code.parentElement.querySelector("button[data-clipboard-target]"))
+    .filter((code) => !hasCopy(code))
     .map((code) => label(code));
   // A code block wider than the text column scrolls sideways: scrollWidth > clientWidth.
   // The API reference's collapsed source listings (mkdocstrings' "Source code in ...") are

@@ -403,16 +403,19 @@
     var id = decodeURIComponent(location.hash.slice(1));
     var target = id ? document.getElementById(id) : null;
     if (!target || !target.closest(".doc-contents")) return;
-    var stopped = false;
+    var READER = ["wheel", "touchstart", "keydown", "pointerdown"];
     var frames = 0;
-    var stop = function () { stopped = true; };
-    ["wheel", "touchstart", "keydown", "pointerdown"].forEach(function (type) {
-      window.addEventListener(type, stop, { once: true, passive: true });
-    });
+    var stopped = false;
+    var stop = function () {
+      stopped = true;
+      READER.forEach(function (type) { window.removeEventListener(type, stop); });
+    };
+    READER.forEach(function (type) { window.addEventListener(type, stop, { passive: true }); });
     (function step() {
       if (stopped) return;
       target.scrollIntoView();
       if (++frames < 30) requestAnimationFrame(step);
+      else stop();
     })();
   }
 
