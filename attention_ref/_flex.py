@@ -360,55 +360,59 @@ def _band_range(call: FlexCall, i0: int, i1: int) -> tuple[int, int]:
 #: shift at all: its terms $2^s$ lie in $[2^{-60}, 2^{60}]$, normal numbers whose sums
 #: cannot overflow (the engine's floor is $2^{-64}$ in float32, for the same reasons).
 BAND_UNSHIFTED = 60.0
+#: A block whose largest score (found by one reduction over the tile, hidden scores
+#: included) is at most `BAND_CLAMPED` doublings runs unshifted too, its scores clamped below
+#: at the engine's floor: the terms are at most $2^{100}$, so a row's sum stays below
+#: $2^{120}$ for tiles of up to $2^{20}$ keys. Three times standard-normal inputs (E = 64)
+#: reach about 60 doublings, beyond `BAND_UNSHIFTED`'s bound but well within this.
+BAND_CLAMPED = 100.0
 
 
-def _hidden_spans(
-    hidden: np.ndarray,
-) -> tuple[list[tuple[int, int]], tuple[int, int] | None]:
-    """The keys of a band tile to visit when hiding, `[(j0, j1)]`, and the run left out.
+def _hidden_spans(hidden: np.ndarray) -> list[tuple[int, int]]:
+    """The keys of a band tile to visit when hiding, `[(j0, j1)]`.
 
     `hidden` is `(1 or Hc, W, n or 1)`. The longest run of keys that every query of the
-    block sees (the middle of a window), `(a, b)`, is left out; None when there is none.
+    block sees (the middle of a window) is left out.
     """
     w = hidden.shape[1]
     partial_keys = np.any(hidden, axis=(0, 2))  # (W,)
     full = np.flatnonzero(~partial_keys)  # keys every query of the block sees
     if full.size == 0:
-        return [(0, w)], None
+        return [(0, w)]
     runs = np.split(full, np.flatnonzero(np.diff(full) != 1) + 1)
     run = max(runs, key=len)
     a, b = int(run[0]), int(run[-1]) + 1
-    return [(j0, j1) for j0, j1 in ((0, a), (b, w)) if j1 > j0], (a, b)
+    return [(j0, j1) for j0, j1 in ((0, a), (b, w)) if j1 > j0]
 
 
-#: A block whose scores are within $\pm$`BAND_ESTIMATE` doublings of 0 (by the bound; three
-#: times standard-normal inputs reach about 140) and has no score_mod is shifted by the
-#: maximum over a sample of 64 of the keys every query sees: at most 50 doublings below the
-#: true maximum in practice there (rows where it is not are computed again). Beyond, the
-#: sample misses by more and more rows would be computed again: the true maximum is taken.
-BAND_ESTIMATE = 256.0
-#: A row of a band tile shifted by an estimate of its maximum is computed again, exactly,
-#: when its sum of terms passes this ($2^{60}$; the true maximum is then at least 50
-#: doublings above the estimate, and terms may have met the ceiling), or is not finite.
-BAND_REDO_ABOVE = 2.0**60
+def _band_low_sum(dt: np.dtype, w: int) -> float:
+    r"""The least row sum of a clamped band tile kept as it is: below it, a row is computed
+    again with its true maximum.
+
+    A clamped term exceeds its true value by less than $2^{\text{floor}}$, so `w` of them
+    move a row's sum by less than $w\, 2^{\text{floor}}$; against a sum of at least
+    $w\, 2^{\text{floor} + \text{nmant} + 7}$ that is below $2^{-(\text{nmant} + 7)}$
+    relative, a hundredth of the dtype's rounding.
+    """
+    return w * 2.0 ** (_tiles._EXP2_FLOOR[dt] + np.finfo(dt).nmant + 7)
 
 
 def _band_rows_exact(
     k_blk: np.ndarray,
     q_rows: np.ndarray,
     hid: np.ndarray | None,
-    v1: np.ndarray,
+    v_blk: np.ndarray,
     sink2: Any,
     floor: Any,
     o: np.ndarray,
     rows: np.ndarray,
-) -> np.ndarray:
+) -> tuple[np.ndarray, np.ndarray]:
     """Rows `rows` of a band tile again, shifted by their true maximum: writes `o[rows]`
-    (`[sum_j p_ij v_j, l_i]`) and returns the shifts `(r,)`.
+    ($\\sum_j p_{ij} v_j$) and returns their shifts and sums $\\ell_i$, `(r,)` each.
 
     `k_blk` `(W, E)` the tile's keys, `q_rows` `(r, E)` the rows' scaled queries, `hid`
-    `(W, r)` their hidden keys or None, `v1` `(W, Ev + 1)` `[V, 1]`, `sink2` the head's sink
-    (base 2) or None.
+    `(W, r)` their hidden keys or None, `v_blk` `(W, Ev)` the values, `sink2` the head's
+    sink (base 2) or None.
     """
     s = k_blk @ q_rows.T  # (W, r)
     if hid is not None:
@@ -422,8 +426,50 @@ def _band_rows_exact(
     np.exp2(s, out=s)
     if hid is not None:
         np.copyto(s, 0.0, where=hid)
-    o[rows] = s.T @ v1
-    return m
+    o[rows] = s.T @ v_blk
+    return m, np.sum(s, axis=0)
+
+
+def _band_kv_groups(call: FlexCall, heads: range) -> tuple[int, int] | None:
+    """The kv heads `(kv0, kv1)` of the query heads `heads` when these are whole groups
+    (each kv head's `G` query heads all there), else None."""
+    G = call.group
+    if heads.start % G or len(heads) % G:
+        return None
+    return heads.start // G, heads.stop // G
+
+
+def _band_scores(
+    call: FlexCall, b: int, heads: range, lo: int, hi: int, q_t: np.ndarray, s: np.ndarray
+) -> None:
+    """`s[t] = k[lo:hi] @ q_t[t].T` for each head `t` of `heads` (its kv head's keys):
+    `q_t` `(Hc, n, E)`, `s` `(Hc, W, n)`. One call for whole kv groups (NumPy runs the
+    products in C), one per head otherwise."""
+    groups = _band_kv_groups(call, heads)
+    if groups is None:
+        for t, h in enumerate(heads):
+            np.matmul(call.k[b, h // call.group, lo:hi], q_t[t].T, out=s[t])
+        return
+    hk, G, (W, n) = groups[1] - groups[0], call.group, s.shape[1:]
+    k_blk = call.k[b, groups[0] : groups[1], None, lo:hi]  # (Hkv_c, 1, W, E): for G heads
+    q_kv = np.swapaxes(q_t, -1, -2).reshape(hk, G, -1, n)  # (Hkv_c, G, E, n)
+    np.matmul(k_blk, q_kv, out=s.reshape(hk, G, W, n))
+
+
+def _band_values(
+    call: FlexCall, b: int, heads: range, lo: int, hi: int, p: np.ndarray, o: np.ndarray
+) -> None:
+    """`o[t] = p[t].T @ v[lo:hi]` for each head `t` of `heads` (its kv head's values):
+    `p` `(Hc, W, n)`, `o` `(Hc, n, Ev)`; one call for whole kv groups."""
+    groups = _band_kv_groups(call, heads)
+    if groups is None:
+        for t, h in enumerate(heads):
+            np.matmul(p[t].T, call.v[b, h // call.group, lo:hi], out=o[t])
+        return
+    hk, G, (W, n) = groups[1] - groups[0], call.group, p.shape[1:]
+    v_blk = call.v[b, groups[0] : groups[1], None, lo:hi]  # (Hkv_c, 1, W, Ev): for G heads
+    p_kv = np.swapaxes(p.reshape(hk, G, W, n), -1, -2)  # (Hkv_c, G, n, W)
+    np.matmul(p_kv, v_blk, out=o.reshape(hk, G, n, -1))
 
 
 def _band_task(
@@ -444,43 +490,51 @@ def _band_task(
     pass, in base 2 ($c = \text{scale} \cdot \log_2 e$), with scores keys by queries
     `(Hc, W, n)` (the reductions over a row's keys then run across contiguous rows of
     queries) and the mods evaluated once for all the heads of the tile (once per shape and
-    offset for a `relative` mask_mod). Three cases:
+    offset for a `relative` mask_mod). Three cases, per block:
 
     - **unshifted**, when the Cauchy-Schwarz bound $|c\, q_i| \max_j \lVert k_j \rVert$
       (`k_norm`) keeps every score of the block, hidden ones included, within
       `BAND_UNSHIFTED` doublings of 0 (standard-normal inputs, no score_mod): the terms
       $2^{s}$ need no shift; `exp2`, the hidden terms set to 0, and the products. As lean
-      as the tile engine's dense tiles.
-    - **sampled**, when the bound is within `BAND_ESTIMATE` (about 3 times standard-normal
-      inputs, no score_mod): each row shifted by its maximum over a sample of the keys every
-      query of the block sees (no hiding needed for it), clamped to the engine's floor and
-      ceiling; a row whose sum shows a true maximum far above (or NaN, inf) is computed
-      again exactly (`_band_rows_exact`).
+      as the tile engine's dense tiles. The bound allows $\pm 60$ doublings: the terms then
+      lie in $[2^{-60}, 2^{60}]$ and their products with values stay normal numbers, far
+      from the subnormals below $2^{-126}$ and from overflow, as the engine's floor
+      guarantees.
+    - **clamped**, when the bound says nothing but the tile's largest score, one reduction,
+      is at most `BAND_CLAMPED` (about 3 times standard-normal inputs, no score_mod): no
+      shift either, the scores clamped below at the engine's floor, so `exp2` meets no
+      subnormal. A row whose sum $\ell_i$ is too small for the clamp to be negligible
+      (`_band_low_sum`: every score of the row far below 0), or whose sums are not finite
+      (an overflow with large values, NaN, inf), is computed again exactly
+      (`_band_rows_exact`).
     - **shifted** otherwise (larger inputs, a score_mod, NaN or inf): the hidden scores set
       to $-\infty$, each row shifted by its true maximum (with the sink), clamped below at
       the engine's floor (no subnormal, and `exp2` never sees $-\infty$), then as above.
 
-    Only the keys with a hidden entry are visited when hiding (`_hidden_spans`), and
-    $\ell_i$ comes from the product with $[V, 1]$. After the mask and the choice of case,
-    the heads go one at a time, so that a head's `(W, n)` tile stays in the cache from the
-    first product to the second. The bound allows $\pm 60$ doublings: the terms then lie in
-    $[2^{-60}, 2^{60}]$ and their products with values stay normal numbers, far from the
-    subnormals below $2^{-126}$ and from overflow, as the engine's floor guarantees.
+    Only the keys with a hidden entry are visited when hiding (`_hidden_spans`); there the
+    terms are multiplied by the visible entries (0 or 1, made once per tile: a clean pass,
+    where `copyto` with `where=` branches per entry). $\ell_i$ is one product of a row of
+    ones with the tile; the keys and values are read where they are, and the products are
+    written straight into `out`. Every step takes all the heads of the tile in one NumPy
+    call (the products too, for whole kv groups: `_band_scores`, `_band_values`): measured
+    at L = S = 16384, window 512, 8 heads on 2 threads, the band took 160 ms so, against
+    177 and 189 ms with tiles of 4 and 2 heads (`BAND_TILE_SCORES` of $2^{19}$ and
+    $2^{18}$): the NumPy calls saved outweigh the cache.
     """
     dt = call.q.dtype
     L = call.scores_shape[2]
     heads = range(hs.start, hs.stop)
-    hc, E, Ev = len(heads), call.q.shape[-1], call.v.shape[-1]
+    hc, E = len(heads), call.q.shape[-1]
     floor = dt.type(_tiles._EXP2_FLOOR[dt])
     ceil = dt.type(_tiles._EXP2_CEIL[dt])
     log2e = dt.type(_tiles.LOG2E)
     natural = call.score_mod is not None  # the score_mod takes scores in natural units
     c = dt.type(call.scale) if natural else dt.type(call.scale) * log2e
     sink2 = None if call.sinks is None else call.sinks[hs] * log2e  # (Hc,) base 2
+    sinks_within = sink2 is None or bool(np.all(np.abs(sink2) <= BAND_UNSHIFTED))
     buf = np.empty(hc * widest * bq, dtype=dt)  # the tile of scores, reused
     q_blk = np.empty((hc, bq, E), dtype=dt)
-    v_blk = np.empty((widest, Ev + 1), dtype=dt)  # a block of [V, 1]
-    o_t = np.empty((bq, Ev + 1), dtype=dt)
+    ones = np.ones(widest, dtype=dt)  # (W,): l_i = ones @ p
     relative = getattr(call.mask_mod, "relative", False) is True  # see attention_ref.mods
     masks: dict[tuple[int, int, int], Any] = {}  # a relative mask's tiles
     for i0 in starts:
@@ -495,92 +549,72 @@ def _band_task(
         q_t = q_blk[:, :n]
         np.multiply(call.q[b, hs, i0:i1], c, out=q_t)
         s = buf[: hc * w * n].reshape(hc, w, n)  # s[h, j, i]: key lo + j, query i0 + i
-        idx = index_arrays(range(b, b + 1), heads, range(i0, i1), range(lo, hi))
+        idx = partial(index_arrays, range(b, b + 1), heads, range(i0, i1), range(lo, hi))
         hidden = None
         if call.mask_mod is not None:
             key = (i0 - lo, n, w)  # what a relative mask's tile depends on
             if not relative or key not in masks:
-                allowed = eval_mask(call.mask_mod, *idx, (1, hc, n, w))
+                allowed = eval_mask(call.mask_mod, *idx(), (1, hc, n, w))
                 tile = None
-                if not allowed.all():  # hidden (1 or Hc, W, n), and the keys to visit
+                if not allowed.all():  # hidden (1 or Hc, W, n), the keys to visit, their keep
                     tile_hidden = np.broadcast_to(
                         np.swapaxes(~allowed[0], -1, -2), (allowed.shape[1], w, n)
                     )
-                    tile = (tile_hidden, *_hidden_spans(tile_hidden))
+                    visit = _hidden_spans(tile_hidden)
+                    keep = [(~tile_hidden[:, j0:j1]).astype(dt) for j0, j1 in visit]
+                    tile = (tile_hidden, visit, keep)
                 if relative:
                     masks[key] = tile
             hidden = masks[key] if relative else tile
-        estimate = False  # shift by a sampled maximum (see BAND_ESTIMATE)
         if natural:  # the score_mod, once for every head of the tile
-            for t, h in enumerate(heads):
-                np.matmul(call.k[b, h // call.group, lo:hi], q_t[t].T, out=s[t])
-            z = eval_score(call.score_mod, np.swapaxes(s, -1, -2)[None], *idx)[0]
+            _band_scores(call, b, heads, lo, hi, q_t, s)
+            z = eval_score(call.score_mod, np.swapaxes(s, -1, -2)[None], *idx())[0]
             np.multiply(np.swapaxes(z, -1, -2), log2e, out=s)
             unshifted = False
         else:  # |c q_i . k_j| <= |c q_i| max_j |k_j|: how far from 0 may the scores go?
             kn = np.max(k_norm[b, :, lo:hi], axis=1)  # (Hkv,) max |k_j| per kv head
             reach = np.sqrt(np.einsum("hie,hie->hi", q_t, q_t))  # (Hc, n) |c q_i|
             reach *= kn[np.asarray(heads) // call.group][:, None]
-            unshifted = bool(np.all(reach <= BAND_UNSHIFTED)) and (
-                sink2 is None or bool(np.all(np.abs(sink2) <= BAND_UNSHIFTED))
-            )
-            estimate = not unshifted and bool(np.all(reach <= BAND_ESTIMATE))
+            unshifted = sinks_within and bool(np.all(reach <= BAND_UNSHIFTED))
         m_safe = np.zeros((hc, n), dtype=dt)  # each row's shift, base 2
         l = np.empty((hc, n), dtype=dt)  # noqa: E741
-        v1 = v_blk[:w]
-        v1[:, Ev] = 1.0
-        kv_prev = -1
         spans: list[tuple[int, int]] = [] if hidden is None else hidden[1]
-        seen_by_all = (0, w) if hidden is None else hidden[2]  # keys every query sees
-        # One head at a time from here: its (W, n) tile stays in the cache through the passes.
-        for t, h in enumerate(heads):
-            s_t = s[t]
-            if not natural:
-                np.matmul(call.k[b, h // call.group, lo:hi], q_t[t].T, out=s_t)
-            hid = None if hidden is None else hidden[0][min(t, hidden[0].shape[0] - 1)]
-            estimated = False
-            if estimate and seen_by_all is not None:
-                # shift by the maximum over a sample of the keys every query sees: at most
-                # each row's true maximum; a row whose true one is far above (its sum past
-                # 2^BAND_REDO_ABOVE) is computed again below
-                a, z = seen_by_all
-                m = np.max(s_t[a : z : max(1, (z - a) // 64)], axis=0)  # (n,)
-                if sink2 is not None:
-                    m = np.maximum(m, sink2[t])
-                m_safe[t] = np.where(np.isfinite(m), m, 0.0)  # NaN, inf: redone below
-                s_t -= m_safe[t]
-                np.clip(s_t, floor, ceil, out=s_t)  # no subnormal, no overflow in exp2
-                estimated = True
-            elif not unshifted:
-                if hid is not None:  # hidden scores out of the maximum (NaN ones too)
-                    for j0, j1 in spans:
-                        np.copyto(s_t[j0:j1], -np.inf, where=hid[j0:j1])
-                m = np.max(s_t, axis=0)  # (n,) each row's maximum
-                if sink2 is not None:
-                    m = np.maximum(m, sink2[t])
-                m[m == -np.inf] = 0.0  # a row that sees no key: every term 0
-                m_safe[t] = m
-                s_t -= m
-                np.maximum(s_t, floor, out=s_t)  # hidden or negligible terms: no subnormal
-            np.exp2(s_t, out=s_t)  # unshifted: every 2^s in [2^-60, 2^60]
-            if hid is not None:
+        if not natural:
+            _band_scores(call, b, heads, lo, hi, q_t, s)
+        # the block's largest score, NaN included, decides between clamped and shifted
+        clamped = not natural and not unshifted and sinks_within
+        clamped = clamped and bool(np.max(s) <= BAND_CLAMPED)
+        if clamped:
+            np.clip(s, floor, ceil, out=s)  # no subnormal; no score above BAND_CLAMPED
+        elif not unshifted:
+            if hidden is not None:  # hidden scores out of the maximum (NaN ones too)
                 for j0, j1 in spans:
-                    np.copyto(s_t[j0:j1], 0.0, where=hid[j0:j1])
-            if h // call.group != kv_prev:
-                kv_prev = h // call.group
-                v1[:, :Ev] = call.v[b, kv_prev, lo:hi]
-            o = o_t[:n]
-            np.matmul(s_t.T, v1, out=o)  # (n, Ev + 1): [sum_j p_ij v_j, l_i]
-            if estimated:
-                redo = np.flatnonzero(~(o[:, Ev] <= BAND_REDO_ABOVE) | ~np.isfinite(o).all(axis=1))
+                    np.copyto(s[:, j0:j1], -np.inf, where=hidden[0][:, j0:j1])
+            m = np.max(s, axis=1)  # (Hc, n) each row's maximum
+            if sink2 is not None:
+                np.maximum(m, sink2[:, None], out=m)
+            m[m == -np.inf] = 0.0  # a row that sees no key: every term 0
+            m_safe[:] = m
+            s -= m[:, None, :]
+            np.clip(s, floor, ceil, out=s)  # hidden or negligible terms: no subnormal
+        np.exp2(s, out=s)
+        if hidden is not None:
+            for (j0, j1), keep_s in zip(spans, hidden[2], strict=True):
+                np.multiply(s[:, j0:j1], keep_s, out=s[:, j0:j1])
+        _band_values(call, b, heads, lo, hi, s, out[b, hs, i0:i1])  # divided by l_i below
+        np.matmul(ones[:w], s, out=l)  # (Hc, n)
+        low = _band_low_sum(dt, w)
+        if clamped and not (float(np.min(l)) >= low and np.isfinite(np.sum(out[b, hs, i0:i1]))):
+            for t, h in enumerate(heads):
+                o, l_t = out[b, h, i0:i1], l[t]
+                redo = np.flatnonzero(~(l_t >= low) | ~np.isfinite(o).all(axis=1))
                 if redo.size:
                     kv = h // call.group
-                    m_safe[t, redo] = _band_rows_exact(
+                    hid = None if hidden is None else hidden[0][min(t, hidden[0].shape[0] - 1)]
+                    m_safe[t, redo], l_t[redo] = _band_rows_exact(
                         call.k[b, kv, lo:hi], q_t[t, redo], None if hid is None else hid[:, redo],
-                        v1, None if sink2 is None else sink2[t], floor, o, redo,
+                        call.v[b, kv, lo:hi], None if sink2 is None else sink2[t], floor, o, redo,
                     )  # fmt: skip
-            l[t] = o[:, Ev]
-            out[b, h, i0:i1] = o[:, :Ev]
         if sink2 is not None:
             l += np.exp2(sink2[:, None] - m_safe)  # noqa: E741
         o_b = out[b, hs, i0:i1]

@@ -843,10 +843,10 @@ def test_large_scores_float32_on_the_engine(rng, name):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_band_sampled_shift_redoes_rows_far_above_it(rng, dtype):
-    """Inputs 3 times standard normal take the band path's sampled shift; a key that one
-    query sees, outside the sample and 150 doublings above it, has that row computed again
-    with its true maximum (else its terms would meet exp2's ceiling)."""
+def test_band_key_far_above_the_rest_takes_the_shifted_case(rng, dtype):
+    """Inputs 3 times standard normal, and one key that one query sees 150 doublings above
+    the rest: past `BAND_CLAMPED`, so its block is shifted by each row's true maximum (without
+    a shift, its terms would meet exp2's ceiling)."""
     L = S = 64
     q = 3.0 * rng.normal(size=(1, 2, L, 16))
     k = 3.0 * rng.normal(size=(1, 2, S, 16))
@@ -868,3 +868,73 @@ def test_band_sampled_shift_redoes_rows_far_above_it(rng, dtype):
     np.testing.assert_allclose(out, want_out, rtol=tol, atol=tol)
     np.testing.assert_allclose(lse, want_lse, rtol=tol, atol=tol * 100)
     assert np.allclose(out[0, 1, i], v[0, 1, i], atol=1e-3)  # that key takes all the weight
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_band_clamped_case_redoes_rows_far_below_zero(rng, dtype, monkeypatch):
+    """The band path's clamped case (scores past the Cauchy-Schwarz bound of 60 doublings,
+    but none above `BAND_CLAMPED`) leaves the scores unshifted and clamps them at exp2's
+    floor. A query whose every score lies 80 to 100 doublings below 0 would then weigh its
+    keys equally (every term clamped to the floor); its sum flags it, and the row is
+    computed again with its true maximum. In float64 the floor is far lower: nothing to
+    redo. Tolerance: the float32 one of `test_band_large_inputs_and_gqa_float32`'s inputs
+    (scores of order 100 carry ~1e-5 rounding); uniform weights would be off by ~1e-1.
+    """
+    from attention_ref import _flex
+
+    L = S = 64
+    E = 16
+    c = np.log2(np.e) / np.sqrt(E)  # base-2 scores: c q . k
+    u = rng.normal(size=E)
+    u *= 20.0 / np.linalg.norm(u)  # |u| = 20: other queries' scores within ~+-30 doublings
+    k = u + 0.5 * rng.normal(size=(1, 1, S, E))  # every key near u
+    q = rng.normal(size=(1, 1, L, E))
+    i = 40
+    q[0, 0, i] = -90.0 / (c * 20.0) * u / 20.0  # c q_i . u = -90: every score ~ -90 +- 7
+    v = rng.normal(size=(1, 1, S, 8))
+    window = mods.sliding_window(20)
+    scores = c * np.einsum("e,se->s", q[0, 0, i], k[0, 0, i - 20 : i + 1])
+    assert scores.max() < -75 and scores.min() > -110  # the row the test is about
+    redone: list[np.ndarray] = []
+    exact = _flex._band_rows_exact
+
+    def spy(*args):
+        redone.append(args[-1])  # the rows computed again
+        return exact(*args)
+
+    monkeypatch.setattr(_flex, "_band_rows_exact", spy)
+    args = [a.astype(dtype) for a in (q, k, v)]
+    out, lse = flex(*args, mask_mod=window, return_lse=True, path="band", block_q=16)
+    want_out, want_lse = flex(q, k, v, mask_mod=window, return_lse=True, path="reference")
+    if dtype == np.float32:
+        assert [list(rows) for rows in redone] == [[i - 32]]  # row 8 of the block at 32
+        np.testing.assert_allclose(out, want_out, rtol=0, atol=2e-3)
+        np.testing.assert_allclose(lse, want_lse, rtol=1e-5, atol=1e-3)
+    else:
+        assert redone == []
+        _close(out, want_out, rtol=1e-11, atol=1e-11)
+        _close(lse, want_lse, rtol=1e-11, atol=1e-11)
+    uniform = v[0, 0, i - 20 : i + 1].mean(axis=0)
+    assert np.abs(out[0, 0, i] - uniform).max() > 0.05  # what the clamp alone would give
+
+
+@pytest.mark.parametrize("tile_scores", [None, 3 * 16 * 56])
+def test_band_gqa_heads_in_tiles_across_groups(rng, monkeypatch, tile_scores):
+    """The band path's products take whole kv groups in one call, and go head by head when
+    a tile's heads cut across groups (here tiles of 3 heads, 2 query heads per kv head)."""
+    from attention_ref import _flex
+
+    if tile_scores is not None:  # blocks of 16 queries see 56 keys: 3 heads a tile
+        monkeypatch.setattr(_flex, "BAND_TILE_SCORES", tile_scores)
+    q = rng.normal(size=(2, 6, 64, 8))
+    k, v = rng.normal(size=(2, 3, 64, 8)), rng.normal(size=(2, 3, 64, 5))
+    window = mods.sliding_window(40)
+    call = _flex.prepare_flex(q, k, v, None, window, None, True, None)
+    assert _flex.band_plan(call, 16, forced=True) == (16, 6 if tile_scores is None else 3, 56)
+    for scale in (1.0, 3.0, 10.0):  # the unshifted, clamped and shifted cases
+        args = (scale * q, scale * k, v)
+        out, lse = flex(*args, mask_mod=window, enable_gqa=True, return_lse=True, path="band",
+                        block_q=16)  # fmt: skip
+        want_out, want_lse = flex_oracle(*args, mask_mod=_scalar_window(40, 0), enable_gqa=True)
+        _close(out, want_out)
+        _close(lse, want_lse)
