@@ -68,7 +68,10 @@ output that way, as the formula gives, and without a RuntimeWarning (the engine 
 `np.errstate`). Nothing falls back wholesale. Measured at $L = S = 2048$, 8 heads,
 float32, tiles of 2048 by 256: with standard-normal queries and keys no row moves its
 shift; at 3 times that, 6 of the 131 072 (row, tile) pairs move; at 10 times, 17 699 move
-and 2 635 are computed again.
+and 2 635 are computed again. (Searching each later tile for its rows' maxima, once a row had
+been computed again, saved no time: at $L = S = 4096$, 8 heads on 2 threads, 10 times
+standard-normal inputs, 260 ms either way with tiles of 1024 by 256, 206 against 220 ms
+without the search with tiles of 2048 by 512.)
 
 **No subnormals.** Below the shift, a term $2^x$ with $x < -126$ (float32; $-1022$ in
 float64) is subnormal, and x86 arithmetic on subnormals is slow: measured on this machine
@@ -121,7 +124,7 @@ LOG2E = 1.0 / math.log(2.0)
 #: $2^{\text{TAU}}$: a score at least `TAU - log2(block_k)` doublings above the shift.
 TAU = 32.0
 
-#: The lowest exponent given to `exp2`, per compute dtype: $2^{-120}$ and $2^{-1000}$ are
+#: The lowest exponent given to `exp2`, per compute dtype: $2^{-64}$ and $2^{-200}$ are
 #: normal numbers (the smallest are $2^{-126}$ and $2^{-1022}$), and `exp2` is fast on them.
 _EXP2_FLOOR = {np.dtype(np.float32): -64.0, np.dtype(np.float64): -200.0}
 
@@ -457,11 +460,6 @@ def forward_head(
     # What a tile's bias may add to the scores' bounds (base 2), for the clamp decision below
     bias_lo = -math.inf if masks.bias_may_hide else min(0.0, masks.bias_min * LOG2E)
     bias_hi = max(0.0, masks.bias_max * LOG2E)
-    # After a tile had rows computed again (a score more than ~120 doublings above its
-    # shift: inputs many times standard normal, or a float mask of large entries), each
-    # later tile of the head that may pass the shift has its rows' maxima searched first
-    # (`_raise_shifts`): two passes over the tile, cheaper than rows moved and recomputed.
-    search = False
 
     for i0 in range(0, L, Bq):
         i1 = min(i0 + Bq, L)
@@ -525,12 +523,8 @@ def forward_head(
             # [m_lo, m_hi]; a bias moves the scores by bias_lo .. bias_hi.
             reach = q_hi * float(k_norm[j0:j1].max())
             lo, hi = (bias_lo, bias_hi) if bias is not None else (0.0, 0.0)
-            raised = False  # every score at most its row's shift (a term at most 1)
-            if search and reach - m_lo + hi > TAU:  # a score may pass its shift by much
-                raised = _raise_shifts(s, hidden, r0, q_t, acc, m, hidden_inf=bias is not None)
-                m_hi = max(m_hi, float(np.fmax.reduce(m[r0:r1])))
-            floor_t = None if -reach - m_hi + lo >= floor and not raised else floor
-            ceil_t = None if raised or reach - m_lo + hi <= ceil else ceil
+            floor_t = None if -reach - m_hi + lo >= floor else floor
+            ceil_t = None if reach - m_lo + hi <= ceil else ceil
             _exp2_(s, hidden, floor_t, ceil_t, exact=False, keep=keep if bias is None else None)
             if unseen is not None and unseen.size:
                 s[unseen] = 0.0  # rows with every key of the tile hidden: no term
@@ -538,8 +532,7 @@ def forward_head(
             np.matmul(s, v_t, out=o_t)  # [sum_j p_ij v_j, sum_j p_ij]
             if not o_t[:, Ev].max() <= 2.0**TAU:  # a score above the shift, inf or NaN
                 tile_at = (masks, head, i0 + r0, j0, j1)
-                if _move_shift(q_t, r0, k_t, v_t, tile_at, o_t, acc, m, floor):
-                    search = True  # rows far above their shift: search the next tiles
+                _move_shift(q_t, r0, k_t, v_t, tile_at, o_t, acc, m, floor)
                 m_hi = max(m_hi, float(np.fmax.reduce(m[r0:r1])))  # shifts only move up
             acc[r0:r1] += o_t
 
@@ -560,7 +553,7 @@ def _move_shift(
     acc: np.ndarray,
     m: np.ndarray,
     floor: float,
-) -> bool:
+) -> None:
     """Rows of a tile whose sum exceeded $2^{TAU}$: move their shift up, rescale their sums.
 
     `q_t` `[c q, -m]`, `acc` and `m` are the query block's; `o_t` the tile's `p [V, 1]`,
@@ -569,7 +562,7 @@ def _move_shift(
     `_RESCALE_UP_TO` (for its dtype) moves the shift by
     $e = \\lfloor \\log_2 \\text{sum} \\rfloor$ and multiplies the tile's terms and the
     sums so far by $2^{-e}$ (exact). A larger sum, an overflow or a NaN has its row of the
-    tile computed again, shifted by its maximum. Returns whether any row was.
+    tile computed again, shifted by its maximum.
     """
     E, Ev = q_t.shape[1] - 1, v_t.shape[1] - 1
     dt = o_t.dtype
@@ -614,45 +607,6 @@ def _move_shift(
     m_big = m[r0 + big] + shift
     m[r0 + big] = m_big
     q_t[r0 + big, E] = -np.where(m_big == -np.inf, 0.0, m_big)  # 0: no key seen yet
-    return bool(redo.any())
-
-
-def _raise_shifts(
-    s: np.ndarray,
-    hidden: np.ndarray | None,
-    r0: int,
-    q_t: np.ndarray,
-    acc: np.ndarray,
-    m: np.ndarray,
-    *,
-    hidden_inf: bool,
-) -> bool:
-    r"""Raise the shift of the tile's rows whose maximum passes it, before `exp2`.
-
-    `s` `(n, b)` holds the tile's base-2 scores less the shifts of the query block's rows
-    `r0:r0 + n` (`m`, with `acc` and `q_t`'s last column, the block's). A row whose largest
-    visible score is $x > 0$ moves its shift up by $e = \lceil x \rceil$ (an integer, so
-    rescaling its sums by $2^{-e}$ is exact) and `s`'s row by $-e$: every term of the tile
-    is then at most 1. Returns whether every row's maximum was finite (inf and NaN are left
-    to `_move_shift`). Costs a search and a subtraction over the tile. The hidden entries
-    are left at $-\infty$ (already so if `hidden_inf`: a float mask's): the caller clamps
-    them at the floor before `exp2`.
-    """
-    E = q_t.shape[1] - 1
-    if hidden is not None and not hidden_inf:
-        np.copyto(s, -np.inf, where=hidden)
-    top = _row_max(s)  # (n,) -inf: every key of the row hidden here
-    finite = bool(np.isfinite(top[top != -np.inf]).all())
-    up = np.flatnonzero(top > 0.0)  # (r,) rows above their shift (NaN: not)
-    if up.size:
-        e = np.ceil(top[up])
-        if not finite:  # an inf row stays for _move_shift
-            e[~np.isfinite(e)] = 0.0
-        s[up] -= e[:, None]
-        acc[r0 + up] *= np.exp2(-e)[:, None]
-        m[r0 + up] += e
-        q_t[r0 + up, E] = -m[r0 + up]
-    return finite
 
 
 # --- the backward pass -----------------------------------------------------------------------
