@@ -306,3 +306,26 @@ def test_causal_tile_masks_are_shared_read_only_and_bounded() -> None:
         block, _ = masks.tile((0, 0), i0, i0 + 512, 0, i0 + 512)
         assert np.array_equal(block, np.tri(512, i0 + 512, i0, dtype=bool))
     assert sum(a.nbytes for a in masks._tiles.values()) <= _tiles._CAUSAL_TILES_KEPT
+
+
+def test_tile_sizes_grow_with_the_reach_of_the_scores(rng) -> None:
+    """The tiled path's default tiles: small ones for standard-normal queries and keys
+    (E = 64: the Cauchy-Schwarz bound is about 20 doublings), four times larger beyond
+    LARGE_REACH (three times standard normal: about 180), half the queries in float64, and
+    large ones when the bound is not a number."""
+    from attention_ref import _sdpa
+    from attention_ref._checks import prepare
+
+    q, k, v = (normal(rng, (1, 2, 256, 64), np.float32) for _ in range(3))
+    small = (_sdpa.BLOCK_Q, _sdpa.BLOCK_K)
+    large = (_sdpa.BLOCK_Q_LARGE, _sdpa.BLOCK_K_LARGE)
+    assert _sdpa.tile_sizes(prepare(q, k, v, None, False, None, False)) == small
+    assert _sdpa.tile_sizes(prepare(3 * q, 3 * k, v, None, True, None, False)) == large
+    assert _sdpa.tile_sizes(prepare(3 * q, k, v, None, False, 0.1, False)) == small  # scale
+    q64 = q.astype(np.float64)
+    assert _sdpa.tile_sizes(prepare(3 * q64, 3 * k, v, None, False, None, False)) == (
+        _sdpa.BLOCK_Q_LARGE // 2,
+        _sdpa.BLOCK_K_LARGE,
+    )
+    q[0, 1, 7, 3] = np.nan
+    assert _sdpa.tile_sizes(prepare(q, k, v, None, False, None, False)) == large
