@@ -119,18 +119,22 @@ def choose_path(L: int, S: int, *, return_weights: bool = False) -> Literal["pla
     return "tiled" if not return_weights and L * S >= FAST_MIN_SCORES else "plain"
 
 
-def tile_sizes(p: Prepared) -> tuple[int, int]:
-    r"""Queries and keys per tile of the tiled path for a prepared call.
+def tile_sizes(p: Prepared, masks: _tiles.TileMasks) -> tuple[int, int]:
+    r"""Queries and keys per tile of the tiled path for a prepared call and its masks.
 
     `BLOCK_Q` by `BLOCK_K`, or `BLOCK_Q_LARGE` by `BLOCK_K_LARGE` when the Cauchy-Schwarz
     bound $|c| \max_i \lVert q_i \rVert \max_j \lVert k_j \rVert$ on the scores (base 2,
-    $c = \text{scale} \cdot \log_2 e$; one pass over the queries and keys) passes
-    `LARGE_REACH`: standard-normal inputs (E = 64) reach about 20, three times that about
-    180. Float64 takes half the queries, for the same bytes.
+    $c = \text{scale} \cdot \log_2 e$; one pass over the queries and keys), plus what a
+    float mask's finite entries may add, passes `LARGE_REACH`: standard-normal inputs
+    (E = 64) reach about 20, three times that about 180. Float64 takes half the queries,
+    for the same bytes.
     """
     q_norm = float(np.sqrt(np.max(np.einsum("...e,...e->...", p.q, p.q), initial=0.0)))
     k_norm = float(np.sqrt(np.max(np.einsum("...e,...e->...", p.k, p.k), initial=0.0)))
     reach = abs(p.scale) * _tiles.LOG2E * q_norm * k_norm
+    bias = max(abs(masks.bias_min), abs(masks.bias_max))  # inf: unknown, or no float mask
+    if math.isfinite(bias):
+        reach += bias * _tiles.LOG2E
     large = not reach <= LARGE_REACH  # NaN or inf: large
     block_q, block_k = (BLOCK_Q_LARGE, BLOCK_K_LARGE) if large else (BLOCK_Q, BLOCK_K)
     return block_q * 4 // p.q.dtype.itemsize, block_k
@@ -154,11 +158,12 @@ def _sdpa(
     if path == "tiled":
         if return_weights:
             raise ValueError("the tiled path does not compute the weights")
+        masks = _tiles.tile_masks(p)
         if block_q is None or block_k is None:
-            default_q, default_k = tile_sizes(p)
+            default_q, default_k = tile_sizes(p, masks)
             block_q = default_q if block_q is None else block_q
             block_k = default_k if block_k is None else block_k
-        return _tiles.forward(p, block_q=block_q, block_k=block_k)[0], None
+        return _tiles.forward(p, masks, block_q=block_q, block_k=block_k)[0], None
     with np.errstate(invalid="ignore"):  # inf in the inputs: NaN propagates, as documented
         out, probs = attend(
             p.q, p.k, p.v, mask=p.mask, is_causal=p.is_causal, scale=p.scale, group=p.group

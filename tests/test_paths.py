@@ -311,21 +311,24 @@ def test_causal_tile_masks_are_shared_read_only_and_bounded() -> None:
 def test_tile_sizes_grow_with_the_reach_of_the_scores(rng) -> None:
     """The tiled path's default tiles: small ones for standard-normal queries and keys
     (E = 64: the Cauchy-Schwarz bound is about 20 doublings), four times larger beyond
-    LARGE_REACH (three times standard normal: about 180), half the queries in float64, and
-    large ones when the bound is not a number."""
-    from attention_ref import _sdpa
+    LARGE_REACH (three times standard normal: about 180; or a float mask of large entries),
+    half the queries in float64, and large ones when the bound is not a number."""
+    from attention_ref import _sdpa, _tiles
     from attention_ref._checks import prepare
+
+    def sizes(q, k, mask=None, causal=False, scale=None):
+        p = prepare(q, k, v, mask, causal, scale, False)
+        return _sdpa.tile_sizes(p, _tiles.tile_masks(p))
 
     q, k, v = (normal(rng, (1, 2, 256, 64), np.float32) for _ in range(3))
     small = (_sdpa.BLOCK_Q, _sdpa.BLOCK_K)
     large = (_sdpa.BLOCK_Q_LARGE, _sdpa.BLOCK_K_LARGE)
-    assert _sdpa.tile_sizes(prepare(q, k, v, None, False, None, False)) == small
-    assert _sdpa.tile_sizes(prepare(3 * q, 3 * k, v, None, True, None, False)) == large
-    assert _sdpa.tile_sizes(prepare(3 * q, k, v, None, False, 0.1, False)) == small  # scale
-    q64 = q.astype(np.float64)
-    assert _sdpa.tile_sizes(prepare(3 * q64, 3 * k, v, None, False, None, False)) == (
-        _sdpa.BLOCK_Q_LARGE // 2,
-        _sdpa.BLOCK_K_LARGE,
-    )
+    assert sizes(q, k) == small
+    assert sizes(3 * q, 3 * k, causal=True) == large
+    assert sizes(3 * q, k, scale=0.1) == small  # the scale counts
+    assert sizes(q, k, mask=normal(rng, (256, 256), np.float32)) == small
+    assert sizes(q, k, mask=normal(rng, (256, 256), np.float32, scale=100.0)) == large
+    assert sizes(q, k, mask=np.tri(256, dtype=bool)) == small
+    assert sizes(3 * q.astype(np.float64), 3 * k) == (_sdpa.BLOCK_Q_LARGE // 2, _sdpa.BLOCK_K_LARGE)
     q[0, 1, 7, 3] = np.nan
-    assert _sdpa.tile_sizes(prepare(q, k, v, None, False, None, False)) == large
+    assert sizes(q, k) == large
