@@ -500,8 +500,9 @@ def _band_task(
       lie in $[2^{-60}, 2^{60}]$ and their products with values stay normal numbers, far
       from the subnormals below $2^{-126}$ and from overflow, as the engine's floor
       guarantees.
-    - **clamped**, when the bound says nothing but the tile's largest score, one reduction,
-      is at most `BAND_CLAMPED` (about 3 times standard-normal inputs, no score_mod): no
+    - **clamped**, when the bound says nothing but the block's largest score (every head,
+      hidden scores included: one reduction) is at most `BAND_CLAMPED` (about 3 times
+      standard-normal inputs, no score_mod, sinks within `BAND_UNSHIFTED`): no
       shift either, the scores clamped below at the engine's floor, so `exp2` meets no
       subnormal. A row whose sum $\ell_i$ is too small for the clamp to be negligible
       (`_band_low_sum`: every score of the row far below 0), or whose sums are not finite
