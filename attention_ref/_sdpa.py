@@ -132,9 +132,9 @@ def tile_sizes(p: Prepared, masks: _tiles.TileMasks) -> tuple[int, int]:
     q_norm = float(np.sqrt(np.max(np.einsum("...e,...e->...", p.q, p.q), initial=0.0)))
     k_norm = float(np.sqrt(np.max(np.einsum("...e,...e->...", p.k, p.k), initial=0.0)))
     reach = abs(p.scale) * _tiles.LOG2E * q_norm * k_norm
-    bias = max(abs(masks.bias_min), abs(masks.bias_max))  # inf: unknown, or no float mask
-    if math.isfinite(bias):
-        reach += bias * _tiles.LOG2E
+    ends = [abs(b) for b in (masks.bias_min, masks.bias_max) if math.isfinite(b)]
+    if ends:  # a float mask's bounds (bias_min is -inf when some entry hides its score)
+        reach += max(ends) * _tiles.LOG2E
     large = not reach <= LARGE_REACH  # NaN or inf: large
     block_q, block_k = (BLOCK_Q_LARGE, BLOCK_K_LARGE) if large else (BLOCK_Q, BLOCK_K)
     return block_q * 4 // p.q.dtype.itemsize, block_k

@@ -332,3 +332,27 @@ def test_tile_sizes_grow_with_the_reach_of_the_scores(rng) -> None:
     assert sizes(3 * q.astype(np.float64), 3 * k) == (_sdpa.BLOCK_Q_LARGE // 2, _sdpa.BLOCK_K_LARGE)
     q[0, 1, 7, 3] = np.nan
     assert sizes(q, k) == large
+
+
+def test_float_mask_bounds_seen_once_per_call() -> None:
+    """What the engine learns of a float mask before its tiles: the least and greatest
+    entries, and whether any is -inf (a hidden score). NaN entries are left out of the
+    bounds; +inf is kept (the engine then always clamps at exp2's ceiling)."""
+    from attention_ref import _tiles
+
+    def bounds(entries):
+        m = _tiles._ArrayMask(np.array(entries, dtype=np.float32)[None, :], (1, 1, 1, len(entries)))
+        return m.bias_min, m.bias_max, m.bias_may_hide
+
+    assert bounds([0.5, -2.0, 3.0]) == (-2.0, 3.0, False)
+    assert bounds([0.5, -np.inf, 3.0]) == (-np.inf, 3.0, True)
+    assert bounds([0.5, np.inf, -1.0]) == (-1.0, np.inf, False)
+    assert bounds([0.5, np.nan, -1.0]) == (-1.0, 0.5, False)
+    assert bounds([np.nan, -np.inf, 2.0]) == (-np.inf, 2.0, True)
+    assert bounds([]) == (np.inf, -np.inf, False)
+    bool_mask = _tiles._ArrayMask(np.ones((2, 3), dtype=bool), (1, 1, 2, 3))
+    assert (bool_mask.bias_min, bool_mask.bias_max, bool_mask.bias_may_hide) == (
+        -np.inf,
+        np.inf,
+        True,
+    )
