@@ -151,7 +151,7 @@ def _sdpa(
     """Choose the path and run it: out `(..., H, L, Ev)` and the weights or None.
 
     `path=None` chooses: the tiled path for large problems without weights, else the plain
-    one. Tile sizes left None are `tile_sizes(p)`'s. Both results are in the compute dtype.
+    one. Tile sizes left None are `tile_sizes`'s. Both results are in the compute dtype.
     """
     if path is None:
         path = choose_path(*p.scores_shape[-2:], return_weights=return_weights)
