@@ -595,17 +595,18 @@ def _band_task(
             if sink2 is not None:
                 np.maximum(m, sink2[:, None], out=m)
             m[m == -np.inf] = 0.0  # a row that sees no key: every term 0
-            m_safe[:] = m
+            m_safe = m
             s -= m[:, None, :]
             np.clip(s, floor, ceil, out=s)  # hidden or negligible terms: no subnormal
         np.exp2(s, out=s)
         if hidden is not None:
             for (j0, j1), keep_s in zip(spans, hidden[2], strict=True):
                 np.multiply(s[:, j0:j1], keep_s, out=s[:, j0:j1])
-        _band_values(call, b, heads, lo, hi, s, out[b, hs, i0:i1])  # divided by l_i below
+        o_b = out[b, hs, i0:i1]  # (Hc, n, Ev)
+        _band_values(call, b, heads, lo, hi, s, o_b)  # divided by l_i below
         np.matmul(ones[:w], s, out=l)  # (Hc, n)
-        low = _band_low_sum(dt, w)
-        if clamped and not (float(np.min(l)) >= low and np.isfinite(np.sum(out[b, hs, i0:i1]))):
+        low = _band_low_sum(dt, w) if clamped else 0.0
+        if clamped and not (float(np.min(l)) >= low and np.isfinite(np.sum(o_b))):
             for t, h in enumerate(heads):
                 o, l_t = out[b, h, i0:i1], l[t]
                 redo = np.flatnonzero(~(l_t >= low) | ~np.isfinite(o).all(axis=1))
@@ -618,7 +619,6 @@ def _band_task(
                     )  # fmt: skip
         if sink2 is not None:
             l += np.exp2(sink2[:, None] - m_safe)  # noqa: E741
-        o_b = out[b, hs, i0:i1]
         np.divide(o_b, np.where(l == 0.0, 1.0, l)[..., None], out=o_b)
         log_l = np.log2(l, out=np.full_like(l, -np.inf), where=l > 0.0)
         lse[b, hs, i0:i1] = (m_safe + log_l) / log2e
